@@ -1,0 +1,61 @@
+# The README's two commands are `make demo` and `make test`; everything else is a building block.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+NS := .venv/bin/news-search
+DEMO_CSV ?= data/demo_news.csv
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-unit test-integration lint db-start db-stop db-status ingest-demo app \
+        browser-deps bench bench-scale clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
+
+venv: .venv/.ready  ## create .venv (shared dependency env cached under ~/.cache/news-search/venvs)
+.venv/.ready: pyproject.toml tools/make_venv.sh tools/depkey.py
+	@bash tools/make_venv.sh
+	@touch $@
+
+demo: venv db-start ingest-demo app  ## start the local node, ingest the demo CSV, serve the search page
+
+db-start: venv  ## start the local Cassandra 5.0 node (downloads jars from Maven Central once)
+	@$(NS) db start
+
+db-stop: venv  ## stop the local node
+	@$(NS) db stop
+
+db-status: venv
+	@$(NS) db status
+
+ingest-demo: venv
+	@$(NS) ingest $(DEMO_CSV)
+
+app: venv  ## serve the Streamlit search page on $(PORT)
+	@$(NS) app --port $(PORT)
+
+browser-deps:  ## Debian's chromium for the browser tests (never `playwright install`)
+	@bash tools/ensure_chromium.sh
+
+test: venv browser-deps  ## the whole suite: unit, integration (real node) and browser tests
+	@bash tools/run_tests.sh $(PYTEST_ARGS)
+
+test-unit: venv  ## fast tests: no node, no model
+	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+test-integration: venv db-start  ## integration tests against the running local node
+	@$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
+
+lint: venv  ## what CI would check
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check . || true
+
+bench: venv db-start  ## quick benchmarks (minutes); tables go to stdout and bench/results/
+	@$(PY) -m bench quick
+
+bench-scale: venv db-start  ## long scale runs (10k/100k/1M passages)
+	@$(PY) -m bench scale
+
+clean:  ## remove this checkout's venv and caches (the shared env and the node's data stay)
+	rm -rf .venv .pytest_cache .ruff_cache test-output

@@ -1,0 +1,8 @@
+"""`python -m ingest PATH`: the cron entry point, same options as `news-search ingest`."""
+
+import logging
+
+from ingest.cli import ingest
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+ingest(prog_name="python -m ingest")

@@ -1,0 +1,3 @@
+from news_search.cli import main
+
+main()

