@@ -17,6 +17,17 @@ from newsindex.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class _KnownServerWarnings(logging.Filter):
+    """Cassandra 5.0 warns that SAI vector indexes are 'experimental' on every index creation and ANN
+    query; we know (the README says so) and it would drown every CLI run's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SAI ANN indexes on vector columns are experimental" not in record.getMessage()
+
+
+logging.getLogger("cassandra.protocol").addFilter(_KnownServerWarnings())
+
+
 def connect(settings: Settings) -> Any:
     """Return a connected `cassandra.cluster.Session`, or raise `StoreUnavailable` with the fix."""
     if settings.is_astra:

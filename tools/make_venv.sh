@@ -40,8 +40,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.shared" 2>/dev/null)" != "$sh
   done
   ln -sfn "$shared/bin/ruff" "$venv/bin/ruff"  # a native binary: `python -m ruff` would find this very file
 fi
-if ! "$venv/bin/python" -c 'import news_search, sys; sys.exit(0)' 2>/dev/null \
-   || [ "$("$venv/bin/python" -c 'import news_search, os; print(os.path.dirname(os.path.dirname(news_search.__file__)))')" != "$root" ]; then
+installed=$(cd / && "$venv/bin/python" -c 'import os, news_search; print(os.path.dirname(os.path.dirname(news_search.__file__)))' 2>/dev/null || true)
+if [ ! -x "$venv/bin/news-search" ] || [ "$installed" != "$root" ]; then
   "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$root"
 fi
 echo "[venv] ready: $venv (dependencies from $shared)" >&2
