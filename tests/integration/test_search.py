@@ -1,0 +1,117 @@
+"""The search service on the real node over the demo articles: filters, grouping, hybrid, refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.cli import run_ingest
+from newsindex.errors import SchemaMismatch
+from newsindex.factory import build_service
+from newsindex.search import SearchRequest
+from newsindex.settings import Settings
+from search_app.cli import search
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "data" / "demo_news.csv"
+QUERIES = [json.loads(line) for line in (REPO / "tests" / "data" / "demo_queries.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def demo_index(node_session, encoder, tmp_path_factory):
+    """One keyspace with the demo CSV ingested, shared by this module's tests."""
+    keyspace = f"t_search_{uuid.uuid4().hex[:8]}"
+    settings = Settings.from_env(
+        env={
+            "NEWS_MODEL": "all-MiniLM-L6-v2",
+            "NEWS_KEYSPACE": keyspace,
+            "NEWS_STATE_DIR": str(tmp_path_factory.mktemp("state")),
+        }
+    )
+    run_ingest(DEMO, settings, encoder=encoder)
+    yield settings
+    node_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def service(demo_index, encoder):
+    svc = build_service(demo_index, encoder)
+    yield svc
+    svc.store.session.cluster.shutdown()
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_paraphrased_questions_find_the_right_article_first(service, mode) -> None:
+    misses = []
+    for case in QUERIES:
+        top = service.search(SearchRequest(case["query"], k=3, mode=mode)).results
+        if not top or top[0].link != case["expected_link"]:
+            misses.append((case["query"], top[0].title if top else None))
+    assert len(misses) <= len(QUERIES) // 10, misses
+
+
+def test_results_are_k_distinct_articles(service) -> None:
+    results = service.search(SearchRequest("transfer fee agreed", k=10)).results
+    assert len(results) == 10
+    assert len({r.article_id for r in results}) == 10
+
+
+def test_date_range_filters_inside_the_query(service) -> None:
+    start, end = dt.date(2022, 1, 1), dt.date(2022, 12, 31)
+    for mode in ("semantic", "hybrid"):
+        results = service.search(SearchRequest("goalkeeper", k=10, date_from=start, date_to=end, mode=mode)).results
+        assert results and all(start <= r.date <= end for r in results)
+
+
+def test_sort_by_date_returns_newest_first(service) -> None:
+    dates = [r.date for r in service.search(SearchRequest("striker", k=8, sort="date")).results]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_must_contain_is_a_cql_constraint_with_ann_and_dates(service, demo_index) -> None:
+    request = SearchRequest("big money move", k=10, must_contain=("Hilal",), date_from=dt.date(2023, 1, 1))
+    response = service.search(request)
+    assert response.required_terms == ("hilal",)
+    assert response.results and all(
+        "hilal" in r.passage.lower() or "hilal" in r.title.lower() for r in response.results
+    )
+    hits = service.store.ann(
+        service.encoder.encode_query("move"), 50, date_from=dt.date(2023, 1, 1), must_terms=("hilal",)
+    )
+    assert hits and all(h.published >= dt.date(2023, 1, 1) for h in hits)
+
+
+def test_more_like_this_excludes_the_source_article(service) -> None:
+    source = service.search(SearchRequest("goalkeeper swap", k=1)).results[0]
+    similar = service.more_like_this(source.article_id, SearchRequest("x", k=5)).results
+    assert similar and source.article_id not in {r.article_id for r in similar}
+
+
+def test_snippet_escapes_html_from_article_text(service) -> None:
+    results = service.search(SearchRequest("script alert bold", k=36, mode="semantic")).results
+    for r in results:
+        assert "<script" not in r.snippet_html and "<b>" not in r.snippet_html
+
+
+def test_rare_name_found_by_hybrid_through_keyword_candidates(service) -> None:
+    request = SearchRequest("Vandersteen", k=1)
+    assert service.search(request).results[0].link.endswith("lucas-vandersteen")
+
+
+def test_service_refuses_index_of_another_model(demo_index, encoder) -> None:
+    with pytest.raises(SchemaMismatch):
+        build_service(demo_index.with_(query_prefix="query: "), None)
+
+
+def test_cli_json_output(demo_index, monkeypatch) -> None:
+    monkeypatch.setenv("NEWS_KEYSPACE", demo_index.keyspace)
+    result = CliRunner().invoke(search, ["keeper on loan after a knee injury", "--k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 3
+    assert set(rows[0]) == {"article_id", "title", "date", "link", "score", "snippet"}
