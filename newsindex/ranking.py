@@ -105,7 +105,7 @@ def recency_factor(published: dt.date | None, reference: dt.date, half_life_days
 def blend_recency(
     candidates: Sequence[Candidate], half_life_days: float, weight: float, reference: dt.date | None = None
 ) -> list[Candidate]:
-    """(1 - weight) * normalised relevance + weight * recency; reference = newest candidate's date.
+    """(1 - weight) * relevance / best relevance + weight * recency; reference = newest candidate's date.
 
     Relative to the newest matching story rather than today, so an archive (this dataset ends in
     2023) still gets a meaningful boost; on a live feed the two coincide.
@@ -114,11 +114,11 @@ def blend_recency(
         return list(candidates)
     dates = [c.published for c in candidates if c.published is not None]
     ref = reference or (max(dates) if dates else dt.date.today())
-    norm = min_max({c.article_id: c.score for c in candidates})
+    top = max(c.score for c in candidates) or 1.0
     blended = [
         replace(
             c,
-            score=(1 - weight) * norm[c.article_id]
+            score=(1 - weight) * c.score / top
             + weight * recency_factor(c.published, ref, half_life_days),
         )
         for c in candidates

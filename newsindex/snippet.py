@@ -61,9 +61,9 @@ def highlight(text: str, query_terms: Collection[str]) -> str:
     for match in _WORD.finditer(text):
         if _word_terms(match.group()) in terms:
             out.append(html.escape(text[last : match.start()]))
-            out.append(f"<mark>{html.escape(match.group())}</mark>")
+            out.append(f"<mark>{html.escape(match.group(), quote=False)}</mark>")
             last = match.end()
-    out.append(html.escape(text[last:]))
+    out.append(html.escape(text[last:], quote=False))
     return "".join(out)
 
 

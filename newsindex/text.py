@@ -164,7 +164,9 @@ STOP_WORDS = frozenset(
         "via",
     ]
 )
-_TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+# Letters that NFKD does not decompose, folded the way a reader would type them (Ødegaard -> odegaard).
+_UNDECOMPOSED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d", "ı": "i", "þ": "th"})
 # Words whose trailing "s" is not a plural; keeps names and common nouns stable.
 _KEEP_S = frozenset(
     {
@@ -193,7 +195,7 @@ _KEEP_S = frozenset(
 
 def fold(text: str) -> str:
     """Lowercase and strip accents (NFKD, drop combining marks)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_UNDECOMPOSED))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
@@ -215,7 +217,7 @@ def tokens_of(text: str) -> list[str]:
     out = []
     for raw in _TOKEN.findall(fold(text)):
         word = normalise_word(raw)
-        if len(word) > 1 and word not in STOP_WORDS:
+        if 1 < len(word) <= 64 and word not in STOP_WORDS:
             out.append(word)
     return out
 
