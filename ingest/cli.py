@@ -171,6 +171,14 @@ def ingest(
     sys.exit(EXIT_PARTIAL if (summary.quarantined or summary.failed) else 0)
 
 
+def _append_history(settings: Settings, path: Path, summary: dict[str, Any]) -> None:
+    """One JSON line per run in NEWS_STATE_DIR/ingest-history.jsonl: what cron did, and when."""
+    record = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "file": str(path.resolve()),
+              "keyspace": settings.keyspace, **summary}
+    with (settings.state_dir / "ingest-history.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def run_ingest(
     path: Path,
     settings: Settings,
@@ -209,6 +217,7 @@ def run_ingest(
             )
             summary = run.run(path)
             summary.precision = getattr(getattr(encoder, "precision", None), "dtype", "")
+            _append_history(settings, path, summary.as_dict())
             return summary
         finally:
             close(session)
