@@ -36,8 +36,10 @@ def _write(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def _table_state(store) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
     s = store.settings
-    articles = {r.article_id: (r.content_hash, r.passage_count)
-                for r in store.session.execute(f"SELECT article_id, content_hash, passage_count FROM {s.keyspace}.articles")}
+    articles = {
+        r.article_id: (r.content_hash, r.passage_count)
+        for r in store.session.execute(f"SELECT article_id, content_hash, passage_count FROM {s.keyspace}.articles")
+    }
     passages: dict[str, list[int]] = {}
     for r in store.session.execute(f"SELECT article_id, chunk_no FROM {s.keyspace}.passages"):
         passages.setdefault(r.article_id, []).append(r.chunk_no)
@@ -55,8 +57,15 @@ def _assert_consistent(store, expected_articles: int) -> None:
 
 def test_first_ingest_writes_every_article_and_counts_reconcile(settings, store, encoder, tmp_path) -> None:
     rows = _rows(DEMO)[:12]
-    rows += [dict(rows[0]), {"Title": "Broken", "Date": "not a date", "Link": "https://www.90min.com/posts/x",
-                             "Content": "Some text here."}]
+    rows += [
+        dict(rows[0]),
+        {
+            "Title": "Broken",
+            "Date": "not a date",
+            "Link": "https://www.90min.com/posts/x",
+            "Content": "Some text here.",
+        },
+    ]
     summary = run_ingest(_write(tmp_path / "in.csv", rows), settings, encoder=encoder)
     assert (summary.new, summary.duplicates, summary.quarantined, summary.failed) == (12, 1, 1, 0)
     assert summary.reconciles() and summary.read == 13
@@ -108,8 +117,19 @@ def test_cli_json_summary_and_exit_codes(settings, tmp_path, monkeypatch) -> Non
     result = CliRunner().invoke(ingest, [str(good), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    for key in ("read", "new", "updated", "unchanged", "duplicates", "quarantined", "failed", "passages",
-                "seconds", "encode_seconds", "write_seconds"):
+    for key in (
+        "read",
+        "new",
+        "updated",
+        "unchanged",
+        "duplicates",
+        "quarantined",
+        "failed",
+        "passages",
+        "seconds",
+        "encode_seconds",
+        "write_seconds",
+    ):
         assert key in summary
     assert summary["new"] == 3
 
@@ -118,10 +138,20 @@ def test_cli_json_summary_and_exit_codes(settings, tmp_path, monkeypatch) -> Non
 def test_killed_run_resumes_to_exactly_the_expected_state(settings, store, tmp_path) -> None:
     rows = _rows(DEMO)
     path = _write(tmp_path / "in.csv", rows)
-    env = {**os.environ, "NEWS_KEYSPACE": settings.keyspace, "NEWS_STATE_DIR": str(settings.state_dir),
-           "NEWS_READ_CHUNK_ROWS": "3", "NEWS_ENCODE_BATCH_SIZE": "4"}
-    proc = subprocess.Popen([sys.executable, "-m", "ingest", str(path)], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "NEWS_KEYSPACE": settings.keyspace,
+        "NEWS_STATE_DIR": str(settings.state_dir),
+        "NEWS_READ_CHUNK_ROWS": "3",
+        "NEWS_ENCODE_BATCH_SIZE": "4",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", str(path)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     killed_after = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -135,8 +165,14 @@ def test_killed_run_resumes_to_exactly_the_expected_state(settings, store, tmp_p
         time.sleep(0.2)
     proc.wait(timeout=60)
     assert 3 <= killed_after < len(rows), "the run finished before it could be killed; make the windows smaller"
-    resumed = subprocess.run([sys.executable, "-m", "ingest", str(path), "--json"], env=env, cwd=REPO,
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "ingest", str(path), "--json"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert summary["unchanged"] >= 3 and summary["new"] + summary["unchanged"] == len(rows)
