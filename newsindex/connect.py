@@ -42,9 +42,7 @@ def _connect_cluster(settings: Settings) -> Any:
     from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
     profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(
-            DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc or None)
-        ),
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc or None)),
         consistency_level=ConsistencyLevel.LOCAL_QUORUM,
         request_timeout=settings.request_timeout_s,
     )
@@ -56,9 +54,7 @@ def _connect_cluster(settings: Settings) -> Any:
         "protocol_version": 5,
     }
     if settings.cassandra_username:
-        kwargs["auth_provider"] = PlainTextAuthProvider(
-            settings.cassandra_username, settings.cassandra_password
-        )
+        kwargs["auth_provider"] = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password)
     if settings.cassandra_tls:
         context = ssl.create_default_context(cafile=settings.cassandra_tls_ca_file or None)
         kwargs["ssl_context"] = context

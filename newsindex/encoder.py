@@ -71,9 +71,7 @@ class Encoder:
         self.fell_back_from = fell_back_from
         self.tokenizer = model.tokenizer
         self.precision = self._choose_precision(precision)
-        log.info(
-            "encoder %s on %s, %s (%s)", profile.name, device, self.precision.dtype, self.precision.reason
-        )
+        log.info("encoder %s on %s, %s (%s)", profile.name, device, self.precision.dtype, self.precision.reason)
 
     # --- encoding --------------------------------------------------------------------------
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -236,9 +234,7 @@ def load_encoder(settings: Settings) -> Encoder:
         profile = profile_for(Settings(), name) or profile
     actual_dim = _dimension(model) or profile.dimension
     if actual_dim != profile.dimension:
-        raise ModelUnavailable(
-            f"model {name} gives {actual_dim}-dim vectors, its profile says {profile.dimension}"
-        )
+        raise ModelUnavailable(f"model {name} gives {actual_dim}-dim vectors, its profile says {profile.dimension}")
     model.max_seq_length = min(int(model.max_seq_length or profile.max_tokens), profile.max_tokens)
     encoder = Encoder(model, profile, device, settings.precision, settings.encode_batch_size, fell_back_from)
     log.info("model %s loaded in %.1fs", name, time.perf_counter() - started)

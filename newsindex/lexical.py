@@ -82,9 +82,7 @@ def refresh_statistics(store: Any, touched_terms: Iterable[str]) -> None:
             else:
                 removals.append((term,))
         execute_concurrent_with_args(store.session, write, writes, concurrency=64, raise_on_first_error=True)
-        execute_concurrent_with_args(
-            store.session, remove, removals, concurrency=64, raise_on_first_error=True
-        )
+        execute_concurrent_with_args(store.session, remove, removals, concurrency=64, raise_on_first_error=True)
     articles = total = 0
     for row in store.session.execute(f"SELECT doc_len FROM {ks}.{settings.articles_table}", timeout=300):
         articles += 1
@@ -107,7 +105,5 @@ def read_dfs(store: Any, terms: Sequence[str]) -> dict[str, int]:
     if not terms:
         return {}
     settings = store.settings
-    statement = store.prepare(
-        f"SELECT term, df FROM {settings.keyspace}.{settings.terms_table}_df WHERE term IN ?"
-    )
+    statement = store.prepare(f"SELECT term, df FROM {settings.keyspace}.{settings.terms_table}_df WHERE term IN ?")
     return {row.term: int(row.df) for row in store.session.execute(statement, (list(dict.fromkeys(terms)),))}

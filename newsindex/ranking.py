@@ -89,9 +89,7 @@ def min_max(scores: Mapping[str, float]) -> dict[str, float]:
 def linear_fusion(dense: Mapping[str, float], lexical: Mapping[str, float], alpha: float) -> dict[str, float]:
     """alpha * normalised dense + (1 - alpha) * normalised lexical, over the union of keys."""
     d, lx = min_max(dense), min_max(lexical)
-    return {
-        key: alpha * d.get(key, 0.0) + (1 - alpha) * lx.get(key, 0.0) for key in set(dense) | set(lexical)
-    }
+    return {key: alpha * d.get(key, 0.0) + (1 - alpha) * lx.get(key, 0.0) for key in set(dense) | set(lexical)}
 
 
 def recency_factor(published: dt.date | None, reference: dt.date, half_life_days: float) -> float:
@@ -118,8 +116,7 @@ def blend_recency(
     blended = [
         replace(
             c,
-            score=(1 - weight) * c.score / top
-            + weight * recency_factor(c.published, ref, half_life_days),
+            score=(1 - weight) * c.score / top + weight * recency_factor(c.published, ref, half_life_days),
         )
         for c in candidates
     ]

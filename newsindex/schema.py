@@ -69,10 +69,8 @@ def table_cql(settings: Settings, dimension: int) -> list[str]:
         " updated_at timestamp)",
         f"CREATE CUSTOM INDEX IF NOT EXISTS {pas}_vector_idx ON {ks}.{pas} (vector)"
         f" USING 'StorageAttachedIndex' WITH OPTIONS = {{'similarity_function': '{SIMILARITY}'}}",
-        f"CREATE CUSTOM INDEX IF NOT EXISTS {pas}_published_idx ON {ks}.{pas} (published)"
-        " USING 'StorageAttachedIndex'",
-        f"CREATE CUSTOM INDEX IF NOT EXISTS {pas}_terms_idx ON {ks}.{pas} (VALUES(terms))"
-        " USING 'StorageAttachedIndex'",
+        f"CREATE CUSTOM INDEX IF NOT EXISTS {pas}_published_idx ON {ks}.{pas} (published) USING 'StorageAttachedIndex'",
+        f"CREATE CUSTOM INDEX IF NOT EXISTS {pas}_terms_idx ON {ks}.{pas} (VALUES(terms)) USING 'StorageAttachedIndex'",
     ]
 
 
@@ -117,9 +115,7 @@ def check_manifest(stored: Manifest | None, wanted: Manifest) -> None:
     )
 
 
-def ensure_schema(
-    session: Any, settings: Settings, profile: ModelProfile, recreate: bool = False
-) -> Manifest:
+def ensure_schema(session: Any, settings: Settings, profile: ModelProfile, recreate: bool = False) -> Manifest:
     """Create keyspace, tables and indexes if missing; record or check the manifest."""
     wanted = Manifest.for_profile(profile)
     if not settings.is_astra:

@@ -133,6 +133,7 @@ class SearchService:
 
     def more_like_this(self, article_id: str, request: SearchRequest) -> SearchResponse:
         """Articles similar to a stored one: the mean of its passage vectors, itself excluded."""
+        request.validate()
         started = time.perf_counter()
         timings = Timings()
         t = time.perf_counter()
@@ -147,6 +148,14 @@ class SearchService:
         timings.total_ms = (time.perf_counter() - started) * 1000
         timings.rest_ms = max(timings.total_ms - timings.encode_ms - timings.cql_ms, 0.0)
         return response
+
+    def article(self, article_id: str) -> ArticleResult | None:
+        """A stored article by id (its first passage as the snippet), e.g. for a shared "similar to" link."""
+        row = self.store.article(article_id)
+        if row is None:
+            return None
+        title, link, published, body = row
+        return ArticleResult(article_id, title, published, link, 0.0, body, body[:320], snippet_html(body[:320], ""), 0)
 
     # --- internals -----------------------------------------------------------------------------
     def _rank(
@@ -191,9 +200,7 @@ class SearchService:
         elif lexical:
             candidates = [replace(c, lexical_score=lexical.get(c.article_id, 0.0)) for c in candidates]
         if request.recency_half_life_days > 0:
-            candidates = ranking.blend_recency(
-                candidates, request.recency_half_life_days, request.recency_weight
-            )
+            candidates = ranking.blend_recency(candidates, request.recency_half_life_days, request.recency_weight)
         if use_mmr:
             candidates = ranking.mmr(candidates, max(request.k, 1), 1 - request.diversity)
         if request.sort == "date":
@@ -282,9 +289,7 @@ def _fuse(
     dense = {c.article_id: c.dense_score for c in candidates}
     lexical_ranks = ranking.ranks(lexical)
     if request.fusion == "linear":
-        fused = ranking.linear_fusion(
-            dense, {k: v for k, v in lexical.items() if v > 0}, request.linear_alpha
-        )
+        fused = ranking.linear_fusion(dense, {k: v for k, v in lexical.items() if v > 0}, request.linear_alpha)
     else:
         fused = ranking.reciprocal_rank_fusion([ranking.ranks(dense), lexical_ranks])
     rescored = [

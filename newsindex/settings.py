@@ -52,9 +52,7 @@ class Settings:
     )
     cassandra_tls: bool = field(
         default=False,
-        metadata=_env(
-            "NEWS_CASSANDRA_TLS", "true to connect with TLS (client_encryption_options on the server)"
-        ),
+        metadata=_env("NEWS_CASSANDRA_TLS", "true to connect with TLS (client_encryption_options on the server)"),
     )
     cassandra_tls_ca_file: str = field(
         default="",
@@ -62,9 +60,7 @@ class Settings:
     )
     cassandra_local_dc: str = field(
         default="",
-        metadata=_env(
-            "NEWS_CASSANDRA_LOCAL_DC", "datacenter for DC-aware routing; empty lets the driver pick"
-        ),
+        metadata=_env("NEWS_CASSANDRA_LOCAL_DC", "datacenter for DC-aware routing; empty lets the driver pick"),
     )
     keyspace: str = field(default="news", metadata=_env("NEWS_KEYSPACE", "keyspace holding every table"))
     replication: str = field(
@@ -81,9 +77,7 @@ class Settings:
     )
     manifest_table: str = field(
         default="index_manifest",
-        metadata=_env(
-            "NEWS_MANIFEST_TABLE", "records the model, dimension, similarity and prefixes of the index"
-        ),
+        metadata=_env("NEWS_MANIFEST_TABLE", "records the model, dimension, similarity and prefixes of the index"),
     )
     terms_table: str = field(
         default="term_postings",
@@ -98,9 +92,7 @@ class Settings:
     )
     astra_secure_bundle: str = field(
         default="",
-        metadata=_env(
-            "NEWS_ASTRA_SECURE_BUNDLE", "path to the secure-connect bundle zip (instead of the database id)"
-        ),
+        metadata=_env("NEWS_ASTRA_SECURE_BUNDLE", "path to the secure-connect bundle zip (instead of the database id)"),
     )
     connect_timeout_s: float = field(
         default=10.0, metadata=_env("NEWS_CONNECT_TIMEOUT_S", "seconds to wait for the first connection")
@@ -121,15 +113,11 @@ class Settings:
     model_explicit: bool = field(default=False, metadata={"env": "", "doc": "", "secret": False})
     query_prefix: str | None = field(
         default=None,
-        metadata=_env(
-            "NEWS_QUERY_PREFIX", "override the model profile's query prefix (unset: use the profile)"
-        ),
+        metadata=_env("NEWS_QUERY_PREFIX", "override the model profile's query prefix (unset: use the profile)"),
     )
     passage_prefix: str | None = field(
         default=None,
-        metadata=_env(
-            "NEWS_PASSAGE_PREFIX", "override the model profile's passage prefix (unset: use the profile)"
-        ),
+        metadata=_env("NEWS_PASSAGE_PREFIX", "override the model profile's passage prefix (unset: use the profile)"),
     )
     device: str = field(default="auto", metadata=_env("NEWS_DEVICE", "auto, cpu or cuda"))
     precision: str = field(
@@ -138,9 +126,7 @@ class Settings:
     )
 
     # --- ingestion -----------------------------------------------------------------------------
-    encode_batch_size: int = field(
-        default=32, metadata=_env("NEWS_ENCODE_BATCH_SIZE", "passages per encoder batch")
-    )
+    encode_batch_size: int = field(default=32, metadata=_env("NEWS_ENCODE_BATCH_SIZE", "passages per encoder batch"))
     write_concurrency: int = field(
         default=64, metadata=_env("NEWS_WRITE_CONCURRENCY", "asynchronous CQL writes in flight at most")
     )
@@ -172,9 +158,7 @@ class Settings:
     )
     search_candidates: int = field(
         default=200,
-        metadata=_env(
-            "NEWS_SEARCH_CANDIDATES", "passages fetched by the ANN query before grouping (max 1000)"
-        ),
+        metadata=_env("NEWS_SEARCH_CANDIDATES", "passages fetched by the ANN query before grouping (max 1000)"),
     )
 
     # --- local node and state ------------------------------------------------------------------
@@ -200,9 +184,7 @@ class Settings:
     )
     java_home: str = field(
         default="",
-        metadata=_env(
-            "NEWS_JAVA_HOME", "JDK 17 to run the local node; empty searches JAVA_HOME and the usual places"
-        ),
+        metadata=_env("NEWS_JAVA_HOME", "JDK 17 to run the local node; empty searches JAVA_HOME and the usual places"),
     )
     start_timeout_s: float = field(
         default=180.0, metadata=_env("NEWS_START_TIMEOUT_S", "seconds `db start` waits for CQL to answer")
@@ -238,9 +220,12 @@ class Settings:
             name = f.metadata.get("env")
             if not name or name not in env:
                 continue
-            raw = env[name].strip()
-            if raw == "" and f.type in ("str | None",):
-                continue
+            raw = env[name]
+            if f.type == "str | None":  # the prefixes: their trailing space is significant
+                if raw == "":
+                    continue
+            else:
+                raw = raw.strip()
             values[f.name] = _parse(name, f.type, raw)
         if "model" in values:
             values["model_explicit"] = True
@@ -299,8 +284,7 @@ def _validate(s: Settings) -> None:
     else:
         if s.astra_token or s.astra_database_id or s.astra_secure_bundle:
             raise ConfigError(
-                "NEWS_ASTRA_* settings are set but NEWS_DB_MODE is 'local'; "
-                "set NEWS_DB_MODE=astra or remove them"
+                "NEWS_ASTRA_* settings are set but NEWS_DB_MODE is 'local'; set NEWS_DB_MODE=astra or remove them"
             )
         if not s.cassandra_hosts:
             raise ConfigError("NEWS_CASSANDRA_HOSTS is empty; give at least one contact point")

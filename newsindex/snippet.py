@@ -27,6 +27,7 @@ def _word_terms(word: str) -> str:
 
 def best_window(text: str, query_terms: Collection[str], max_chars: int = 320) -> str:
     """The run of consecutive sentences, at most `max_chars`, with the most query-term hits."""
+    text = " ".join(text.split())  # paragraph breaks read as spaces in a one-paragraph snippet
     parts = sentences(text)
     if not parts:
         return text[:max_chars]
@@ -40,7 +41,8 @@ def best_window(text: str, query_terms: Collection[str], max_chars: int = 320) -
             end += 1
         if score > best_score:
             best_start, best_score = start, score
-    window, length = [], 0
+    window: list[str] = []
+    length = 0
     for sentence in parts[best_start:]:
         if window and length + len(sentence) + 1 > max_chars:
             break

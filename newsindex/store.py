@@ -58,9 +58,7 @@ class PassageHit:
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
-def ann_cql(
-    settings: Settings, *, date_from: bool, date_to: bool, n_terms: int, with_vector: bool = False
-) -> str:
+def ann_cql(settings: Settings, *, date_from: bool, date_to: bool, n_terms: int, with_vector: bool = False) -> str:
     """The ANN query text for a shape of filters; values are bound by the prepared statement."""
     where = []
     if date_from:
@@ -215,14 +213,10 @@ class IndexStore:
         )
 
     def insert_posting_stmt(self) -> Any:
-        return self.prepare(
-            f"INSERT INTO {self._ks}.{self.settings.terms_table} (term, article_id) VALUES (?, ?)"
-        )
+        return self.prepare(f"INSERT INTO {self._ks}.{self.settings.terms_table} (term, article_id) VALUES (?, ?)")
 
     def delete_posting_stmt(self) -> Any:
-        return self.prepare(
-            f"DELETE FROM {self._ks}.{self.settings.terms_table} WHERE term = ? AND article_id = ?"
-        )
+        return self.prepare(f"DELETE FROM {self._ks}.{self.settings.terms_table} WHERE term = ? AND article_id = ?")
 
     @staticmethod
     def vector_param(vector: np.ndarray) -> list[float]:
@@ -326,13 +320,21 @@ class IndexStore:
                 out[row.article_id] = (freqs, int(row.doc_len or 0))
         return out
 
+    def article(self, article_id: str) -> tuple[str, str, dt.date | None, str] | None:
+        """Title, link, date and first passage of one article, or None."""
+        statement = self.prepare(
+            f"SELECT title, link, published, body FROM {self._ks}.{self.settings.passages_table}"
+            " WHERE article_id = ? LIMIT 1"
+        )
+        row = self.session.execute(statement, (article_id,)).one()
+        return None if row is None else (row.title, row.link, _as_date(row.published), row.body)
+
     def passages_of(self, article_id: str) -> list[tuple[int, np.ndarray]]:
         statement = self.prepare(
             f"SELECT chunk_no, vector FROM {self._ks}.{self.settings.passages_table} WHERE article_id = ?"
         )
         return [
-            (r.chunk_no, np.asarray(r.vector, dtype=np.float32))
-            for r in self.session.execute(statement, (article_id,))
+            (r.chunk_no, np.asarray(r.vector, dtype=np.float32)) for r in self.session.execute(statement, (article_id,))
         ]
 
 

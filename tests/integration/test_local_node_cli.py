@@ -25,14 +25,20 @@ CQL_PORT, STORAGE_PORT = 19042, 17000
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NEWS_")}
-    return {**clean, "NEWS_LOCAL_NODE_DIR": str(tmp_path / "node"), "NEWS_CASSANDRA_PORT": str(CQL_PORT),
-            "NEWS_LOCAL_STORAGE_PORT": str(STORAGE_PORT), "NEWS_LOCAL_HEAP": "512M",
-            "NEWS_START_TIMEOUT_S": "120"}
+    return {
+        **clean,
+        "NEWS_LOCAL_NODE_DIR": str(tmp_path / "node"),
+        "NEWS_CASSANDRA_PORT": str(CQL_PORT),
+        "NEWS_LOCAL_STORAGE_PORT": str(STORAGE_PORT),
+        "NEWS_LOCAL_HEAP": "512M",
+        "NEWS_START_TIMEOUT_S": "120",
+    }
 
 
 def db(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "localcassandra", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "localcassandra", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -46,8 +52,7 @@ def taken_port() -> Iterator[int]:
 def test_start_on_a_taken_port_is_a_clear_error(env: dict[str, str], tmp_path: Path, taken_port: int) -> None:
     done = db(env, tmp_path, "start")
     assert done.returncode == 2
-    assert f"Port {taken_port} on 127.0.0.1 (NEWS_CASSANDRA_PORT) is already taken by pid {os.getpid()}" \
-        in done.stderr
+    assert f"Port {taken_port} on 127.0.0.1 (NEWS_CASSANDRA_PORT) is already taken by pid {os.getpid()}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 

@@ -117,13 +117,16 @@ def test_cli_json_output(demo_index, monkeypatch) -> None:
     assert set(rows[0]) == {"article_id", "title", "date", "link", "score", "snippet"}
 
 
-@pytest.mark.parametrize("words", [("chelsea",), ("chelsea", "fee"), ("chelsea", "fee", "southampton"),
-                                   ("chelsea", "fee", "southampton", "medical")])
+@pytest.mark.parametrize(
+    "words",
+    [("chelsea",), ("chelsea", "fee"), ("chelsea", "fee", "southampton"), ("chelsea", "fee", "southampton", "medical")],
+)
 def test_every_hit_contains_every_required_word_past_the_sai_intersection_limit(service, words) -> None:
     from newsindex.text import terms_of
 
-    hits = service.store.ann(service.encoder.encode_query("transfer news"), 100, must_terms=words,
-                             date_from=dt.date(2021, 1, 1))
+    hits = service.store.ann(
+        service.encoder.encode_query("transfer news"), 100, must_terms=words, date_from=dt.date(2021, 1, 1)
+    )
     assert hits
     for h in hits:
         assert set(words) <= terms_of(h.title + " " + h.body)

@@ -22,8 +22,19 @@ def _write(store, encoder) -> None:
     vectors = encoder.encode_passages([text for _, text in PASSAGES])
     statement = store.insert_passage_stmt()
     for (article_id, text), vector in zip(PASSAGES, vectors, strict=True):
-        store.session.execute(statement, (article_id, 0, text[:30], f"https://x/{article_id}", dt.date(2023, 1, 1),
-                                          text, {"x"}, store.vector_param(vector)))
+        store.session.execute(
+            statement,
+            (
+                article_id,
+                0,
+                text[:30],
+                f"https://x/{article_id}",
+                dt.date(2023, 1, 1),
+                text,
+                {"x"},
+                store.vector_param(vector),
+            ),
+        )
 
 
 def test_ann_orders_by_server_dot_product_and_finds_paraphrase_first(settings, store, encoder) -> None:
@@ -43,7 +54,8 @@ def test_ann_orders_by_server_dot_product_and_finds_paraphrase_first(settings, s
 def test_index_uses_dot_product_similarity(settings, store, encoder) -> None:
     ensure_schema(store.session, settings, encoder.profile)
     rows = store.session.execute(
-        "SELECT index_name, options FROM system_schema.indexes WHERE keyspace_name = %s", (settings.keyspace,))
+        "SELECT index_name, options FROM system_schema.indexes WHERE keyspace_name = %s", (settings.keyspace,)
+    )
     options = {r.index_name: r.options for r in rows}
     assert options[f"{settings.passages_table}_vector_idx"]["similarity_function"] == "dot_product"
 

@@ -187,9 +187,7 @@ def test_normalised_whitespace_has_no_runs_and_is_stable(text: str) -> None:
 # --- dates, links, ids ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text", ["Aug 15, 2023", "August 15, 2023", "2023-08-15", " Aug  15,  2023 ", "Aug 15, 2023"]
-)
+@pytest.mark.parametrize("text", ["Aug 15, 2023", "August 15, 2023", "2023-08-15", " Aug  15,  2023 ", "Aug 15, 2023"])
 def test_dates_in_the_accepted_forms_are_parsed(text: str) -> None:
     assert parse_date(text) == datetime.date(2023, 8, 15)
 
@@ -335,11 +333,7 @@ def test_demo_corpus_reads_and_cleans_without_quarantine_or_mojibake() -> None:
 def test_every_demo_query_points_at_an_article_of_the_demo_corpus() -> None:
     import json
 
-    links = {
-        a.link
-        for a in (clean_row(r) for r in read_rows(DEMO) if isinstance(r, RawRow))
-        if isinstance(a, Article)
-    }
+    links = {a.link for a in (clean_row(r) for r in read_rows(DEMO) if isinstance(r, RawRow)) if isinstance(a, Article)}
     queries = [json.loads(line) for line in (DATA / "demo_queries.jsonl").read_text().splitlines() if line]
     assert len(queries) >= 10
     assert all(q["query"] and q["expected_link"] in links for q in queries)

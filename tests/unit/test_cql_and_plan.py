@@ -46,8 +46,12 @@ def row(line: int, link: str) -> RawRow:
 
 
 def test_plan_keeps_the_last_copy_of_a_duplicate_link() -> None:
-    rows = [row(2, "https://www.90min.com/posts/a"), row(3, "https://www.90min.com/posts/b"),
-            row(4, "http://www.90min.com/posts/a/"), Quarantined(5, "bad", "")]
+    rows = [
+        row(2, "https://www.90min.com/posts/a"),
+        row(3, "https://www.90min.com/posts/b"),
+        row(4, "http://www.90min.com/posts/a/"),
+        Quarantined(5, "bad", ""),
+    ]
     plan = plan_rows(rows, Shard())
     assert plan.duplicates == 1 and sorted(plan.winners.values()) == [3, 4]
 

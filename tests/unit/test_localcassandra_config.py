@@ -17,8 +17,13 @@ yaml = pytest.importorskip("yaml")
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(local_node_dir=tmp_path / "node with space", local_cache_dir=tmp_path / "cache",
-                    cassandra_port=19042, local_storage_port=17000, local_heap="768M")
+    return Settings(
+        local_node_dir=tmp_path / "node with space",
+        local_cache_dir=tmp_path / "cache",
+        cassandra_port=19042,
+        local_storage_port=17000,
+        local_heap="768M",
+    )
 
 
 @pytest.fixture
@@ -26,8 +31,7 @@ def layout(settings: Settings) -> NodeLayout:
     return NodeLayout(settings.local_node_dir)
 
 
-def test_yaml_is_a_single_loopback_node_on_the_configured_ports(layout: NodeLayout,
-                                                                 settings: Settings) -> None:
+def test_yaml_is_a_single_loopback_node_on_the_configured_ports(layout: NodeLayout, settings: Settings) -> None:
     conf = yaml.safe_load(render_yaml(layout, settings))
     assert conf["listen_address"] == conf["rpc_address"] == "127.0.0.1"
     assert conf["native_transport_port"] == 19042
@@ -38,12 +42,15 @@ def test_yaml_is_a_single_loopback_node_on_the_configured_ports(layout: NodeLayo
     assert conf["partitioner"].endswith("Murmur3Partitioner")
 
 
-def test_yaml_has_exactly_one_data_dir_because_vector_indexes_need_it(layout: NodeLayout,
-                                                                       settings: Settings) -> None:
+def test_yaml_has_exactly_one_data_dir_because_vector_indexes_need_it(layout: NodeLayout, settings: Settings) -> None:
     conf = yaml.safe_load(render_yaml(layout, settings))
     assert conf["data_file_directories"] == [str(layout.data_dir)]
-    dirs = [conf["commitlog_directory"], conf["hints_directory"], conf["saved_caches_directory"],
-            conf["data_file_directories"][0]]
+    dirs = [
+        conf["commitlog_directory"],
+        conf["hints_directory"],
+        conf["saved_caches_directory"],
+        conf["data_file_directories"][0],
+    ]
     assert len(set(dirs)) == 4
     assert all(d.startswith(str(layout.root)) for d in dirs)
 
@@ -67,8 +74,15 @@ def test_logback_writes_system_log_under_the_node_dir(layout: NodeLayout) -> Non
 
 def test_write_config_creates_every_state_dir(layout: NodeLayout, settings: Settings) -> None:
     write_config(layout, settings)
-    for d in (layout.data_dir, layout.commitlog_dir, layout.hints_dir, layout.saved_caches_dir,
-              layout.log_dir, layout.tmp_dir, layout.triggers_dir):
+    for d in (
+        layout.data_dir,
+        layout.commitlog_dir,
+        layout.hints_dir,
+        layout.saved_caches_dir,
+        layout.log_dir,
+        layout.tmp_dir,
+        layout.triggers_dir,
+    ):
         assert d.is_dir()
     assert layout.yaml_file.read_text().startswith("# Generated")
 
@@ -96,14 +110,18 @@ def test_config_uri_escapes_spaces(layout: NodeLayout, settings: Settings) -> No
     assert "node%20with%20space" in config
 
 
-@pytest.mark.parametrize(("changes", "needle"), [
-    ({"cassandra_hosts": ("10.0.0.5",)}, "NEWS_CASSANDRA_HOSTS"),
-    ({"local_heap": "lots"}, "NEWS_LOCAL_HEAP"),
-    ({"cassandra_version": "4.1.5"}, "NEWS_CASSANDRA_VERSION"),
-    ({"cassandra_port": 80}, "NEWS_CASSANDRA_PORT"),
-    ({"local_storage_port": 19042}, "must differ"),
-])
-def test_settings_the_local_node_cannot_honour_are_refused(settings: Settings, changes: dict[str, object],
-                                                           needle: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"cassandra_hosts": ("10.0.0.5",)}, "NEWS_CASSANDRA_HOSTS"),
+        ({"local_heap": "lots"}, "NEWS_LOCAL_HEAP"),
+        ({"cassandra_version": "4.1.5"}, "NEWS_CASSANDRA_VERSION"),
+        ({"cassandra_port": 80}, "NEWS_CASSANDRA_PORT"),
+        ({"local_storage_port": 19042}, "must differ"),
+    ],
+)
+def test_settings_the_local_node_cannot_honour_are_refused(
+    settings: Settings, changes: dict[str, object], needle: str
+) -> None:
     with pytest.raises(ConfigError, match=needle):
         check_local_settings(settings.with_(**changes))

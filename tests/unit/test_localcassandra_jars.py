@@ -38,7 +38,8 @@ def install_mvn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) ->
 
 
 def test_first_resolve_publishes_a_complete_lib_and_the_second_skips_maven(
-        tmp_path: Path, java: Java, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, java: Java, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mvn = install_mvn(tmp_path, monkeypatch, GOOD_MVN)
     cache = tmp_path / "cache"
     first = jars.ensure_jars(cache, "5.0.9", java)
@@ -53,8 +54,7 @@ def test_first_resolve_publishes_a_complete_lib_and_the_second_skips_maven(
     assert not list((cache / "5.0.9").glob(".lib-*"))  # no temp dir left behind
 
 
-def test_lib_without_marker_is_resolved_again(tmp_path: Path, java: Java,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lib_without_marker_is_resolved_again(tmp_path: Path, java: Java, monkeypatch: pytest.MonkeyPatch) -> None:
     install_mvn(tmp_path, monkeypatch, GOOD_MVN)
     lib = tmp_path / "cache" / "5.0.9" / "lib"
     lib.mkdir(parents=True)
@@ -64,8 +64,9 @@ def test_lib_without_marker_is_resolved_again(tmp_path: Path, java: Java,
     assert jars.is_complete(lib)
 
 
-def test_failed_maven_leaves_no_lib_and_shows_its_log(tmp_path: Path, java: Java,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_maven_leaves_no_lib_and_shows_its_log(
+    tmp_path: Path, java: Java, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install_mvn(tmp_path, monkeypatch, BAD_MVN)
     cache = tmp_path / "cache"
     with pytest.raises(NodeError) as err:
@@ -76,8 +77,7 @@ def test_failed_maven_leaves_no_lib_and_shows_its_log(tmp_path: Path, java: Java
     assert not list((cache / "5.0.9").glob(".lib-*"))
 
 
-def test_missing_maven_says_how_to_install_it(tmp_path: Path, java: Java,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_maven_says_how_to_install_it(tmp_path: Path, java: Java, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jars.shutil, "which", lambda _name: None)
     with pytest.raises(NodeError, match="apt-get install maven"):
         jars.ensure_jars(tmp_path / "cache", "5.0.9", java)
@@ -86,6 +86,6 @@ def test_missing_maven_says_how_to_install_it(tmp_path: Path, java: Java,
 def test_maven_command_copies_runtime_deps_with_our_settings() -> None:
     argv = jars.maven_command("mvn", Path("/c/pom.xml"), Path("/c/s.xml"), Path("/c/tmp"))
     assert argv[:2] == ["mvn", "-B"]
-    assert argv[argv.index("-s"):argv.index("-s") + 2] == ["-s", "/c/s.xml"]
+    assert argv[argv.index("-s") : argv.index("-s") + 2] == ["-s", "/c/s.xml"]
     assert jars.DEPENDENCY_PLUGIN in argv
     assert "-DincludeScope=runtime" in argv and "-DoutputDirectory=/c/tmp" in argv

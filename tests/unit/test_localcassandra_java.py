@@ -19,12 +19,15 @@ def fake_jdk(root: Path, name: str, version: str) -> Path:
     return home
 
 
-@pytest.mark.parametrize(("text", "major", "full"), [
-    ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime', 17, "17.0.15"),
-    ('openjdk version "25.0.3" 2025-10-21', 25, "25.0.3"),
-    ('java version "1.8.0_292"', 8, "1.8.0_292"),
-    ('openjdk version "21" 2023-09-19', 21, "21"),
-])
+@pytest.mark.parametrize(
+    ("text", "major", "full"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime', 17, "17.0.15"),
+        ('openjdk version "25.0.3" 2025-10-21', 25, "25.0.3"),
+        ('java version "1.8.0_292"', 8, "1.8.0_292"),
+        ('openjdk version "21" 2023-09-19', 21, "21"),
+    ],
+)
 def test_java_version_is_parsed(text: str, major: int, full: str) -> None:
     assert parse_java_version(text) == (major, full)
 

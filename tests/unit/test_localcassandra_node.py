@@ -27,9 +27,9 @@ def fake_java(tmp_path: Path, body: str) -> Path:
     home = tmp_path / "jdk17"
     (home / "bin").mkdir(parents=True)
     java = home / "bin" / "java"
-    java.write_text("#!/bin/sh\n"
-                    "if [ \"$1\" = -version ]; then echo 'openjdk version \"17.0.15\"' >&2; exit 0; fi\n"
-                    f"{body}\n")
+    java.write_text(
+        f'#!/bin/sh\nif [ "$1" = -version ]; then echo \'openjdk version "17.0.15"\' >&2; exit 0; fi\n{body}\n'
+    )
     java.chmod(0o755)
     return home
 
@@ -40,9 +40,13 @@ def settings(tmp_path: Path) -> Settings:
     lib.mkdir(parents=True)
     (lib / "jamm-0.4.0.jar").touch()
     (lib / MARKER).touch()
-    return Settings(local_node_dir=tmp_path / "node", local_cache_dir=tmp_path / "cache",
-                    cassandra_port=_free_port(), local_storage_port=_free_port(),
-                    java_home=str(fake_java(tmp_path, "echo 'Error: boom from the fake JVM'; exit 1")))
+    return Settings(
+        local_node_dir=tmp_path / "node",
+        local_cache_dir=tmp_path / "cache",
+        cassandra_port=_free_port(),
+        local_storage_port=_free_port(),
+        java_home=str(fake_java(tmp_path, "echo 'Error: boom from the fake JVM'; exit 1")),
+    )
 
 
 def test_node_that_dies_while_starting_reports_exit_code_and_output(settings: Settings) -> None:
@@ -142,9 +146,20 @@ def test_dry_run_prints_the_jvm_command(settings: Settings) -> None:
 
 
 def test_stack_traces_are_squashed_to_their_causes() -> None:
-    lines = ["ERROR boom", "java.lang.IllegalStateException: bad", "\tat a.b(C.java:1)", "\tat d.e(F.java:2)",
-             "Caused by: java.io.IOException: disk", "\tat g.h(I.java:3)", "\t... 4 more",
-             "WARNING: System::setSecurityManager will be removed in a future release"]
-    assert squash_stacks(lines) == ["ERROR boom", "java.lang.IllegalStateException: bad",
-                                    "\t[2 stack frames omitted]", "Caused by: java.io.IOException: disk",
-                                    "\t[2 stack frames omitted]"]
+    lines = [
+        "ERROR boom",
+        "java.lang.IllegalStateException: bad",
+        "\tat a.b(C.java:1)",
+        "\tat d.e(F.java:2)",
+        "Caused by: java.io.IOException: disk",
+        "\tat g.h(I.java:3)",
+        "\t... 4 more",
+        "WARNING: System::setSecurityManager will be removed in a future release",
+    ]
+    assert squash_stacks(lines) == [
+        "ERROR boom",
+        "java.lang.IllegalStateException: bad",
+        "\t[2 stack frames omitted]",
+        "Caused by: java.io.IOException: disk",
+        "\t[2 stack frames omitted]",
+    ]

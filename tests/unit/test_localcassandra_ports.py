@@ -61,11 +61,21 @@ def test_free_ports_pass() -> None:
 
 def _rows_body(value: str) -> bytes:
     """RESULT/Rows with global table spec, one text column, one row."""
+
     def s(text: str) -> bytes:
         return struct.pack(">H", len(text)) + text.encode()
+
     raw = value.encode()
-    return (struct.pack(">iii", 2, 0x0001, 1) + s("system") + s("local") + s("release_version")
-            + struct.pack(">H", 0x000D) + struct.pack(">i", 1) + struct.pack(">i", len(raw)) + raw)
+    return (
+        struct.pack(">iii", 2, 0x0001, 1)
+        + s("system")
+        + s("local")
+        + s("release_version")
+        + struct.pack(">H", 0x000D)
+        + struct.pack(">i", 1)
+        + struct.pack(">i", len(raw))
+        + raw
+    )
 
 
 def test_rows_result_is_parsed() -> None:

@@ -25,8 +25,14 @@ def test_env_example_values_parse_back_to_the_defaults() -> None:
 
 
 def test_values_are_typed() -> None:
-    s = Settings.from_env(env={"NEWS_CASSANDRA_HOSTS": "a, b", "NEWS_CASSANDRA_PORT": "9043",
-                               "NEWS_CASSANDRA_TLS": "yes", "NEWS_STATE_DIR": "~/x"})
+    s = Settings.from_env(
+        env={
+            "NEWS_CASSANDRA_HOSTS": "a, b",
+            "NEWS_CASSANDRA_PORT": "9043",
+            "NEWS_CASSANDRA_TLS": "yes",
+            "NEWS_STATE_DIR": "~/x",
+        }
+    )
     assert s.cassandra_hosts == ("a", "b") and s.cassandra_port == 9043 and s.cassandra_tls is True
     assert s.state_dir == Path.home() / "x"
 
@@ -57,8 +63,15 @@ def test_bad_or_contradictory_settings_name_the_key(env: dict[str, str], named: 
 
 
 def test_secrets_are_masked_in_repr() -> None:
-    s = Settings.from_env(env={"NEWS_DB_MODE": "astra", "NEWS_ASTRA_TOKEN": "AstraCS:secret-token",
-                               "NEWS_ASTRA_DATABASE_ID": "db"})
+    s = Settings.from_env(
+        env={"NEWS_DB_MODE": "astra", "NEWS_ASTRA_TOKEN": "AstraCS:secret-token", "NEWS_ASTRA_DATABASE_ID": "db"}
+    )
     assert "secret-token" not in repr(s) and "secret-token" not in str(s)
     s2 = Settings.from_env(env={"NEWS_CASSANDRA_USERNAME": "u", "NEWS_CASSANDRA_PASSWORD": "hunter2"})
     assert "hunter2" not in repr(s2)
+
+
+def test_prefix_overrides_keep_their_trailing_space() -> None:
+    s = Settings.from_env(env={"NEWS_QUERY_PREFIX": "query: ", "NEWS_PASSAGE_PREFIX": "passage: "})
+    assert (s.query_prefix, s.passage_prefix) == ("query: ", "passage: ")
+    assert Settings.from_env(env={"NEWS_QUERY_PREFIX": ""}).query_prefix is None

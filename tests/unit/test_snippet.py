@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from newsindex.snippet import best_window, highlight, snippet_html
 
-TEXT = ("The club confirmed the news on Monday. Chelsea have agreed a £58m fee for Lavia. "
-        "He had a medical on Tuesday. The manager was delighted with the deal.")
+TEXT = (
+    "The club confirmed the news on Monday. Chelsea have agreed a £58m fee for Lavia. "
+    "He had a medical on Tuesday. The manager was delighted with the deal."
+)
 
 
 def test_snippet_centres_on_the_sentence_with_query_words() -> None:

@@ -10,9 +10,20 @@ from newsindex.text import terms_of, tokens_of
 
 @pytest.mark.parametrize(
     ("word", "term"),
-    [("Paquetá", "paqueta"), ("Chelsea's", "chelsea"), ("clubs", "club"), ("CLUBS", "club"),
-     ("strikers", "striker"), ("Lavia", "lavia"), ("Hilal", "hilal"), ("rumours", "rumour"),
-     ("Ødegaard", "odegaard"), ("Mbappé’s", "mbappe"), ("boss", "boss"), ("parties", "party")],
+    [
+        ("Paquetá", "paqueta"),
+        ("Chelsea's", "chelsea"),
+        ("clubs", "club"),
+        ("CLUBS", "club"),
+        ("strikers", "striker"),
+        ("Lavia", "lavia"),
+        ("Hilal", "hilal"),
+        ("rumours", "rumour"),
+        ("Ødegaard", "odegaard"),
+        ("Mbappé’s", "mbappe"),
+        ("boss", "boss"),
+        ("parties", "party"),
+    ],
 )
 def test_query_and_ingest_normalise_words_identically(word: str, term: str) -> None:
     assert terms_of(word) == {term}
