@@ -52,8 +52,8 @@ class SearchRequest:
     fusion: Fusion = "rrf"
     linear_alpha: float = 0.5
 
-    def validate(self) -> None:
-        if not self.query.strip():
+    def validate(self, require_query: bool = True) -> None:
+        if require_query and not self.query.strip():
             raise NewsSearchError("type something to search for")
         if not 1 <= self.k <= 100:
             raise NewsSearchError("the number of results must be between 1 and 100")
@@ -133,7 +133,7 @@ class SearchService:
 
     def more_like_this(self, article_id: str, request: SearchRequest) -> SearchResponse:
         """Articles similar to a stored one: the mean of its passage vectors, itself excluded."""
-        request.validate()
+        request.validate(require_query=False)
         started = time.perf_counter()
         timings = Timings()
         t = time.perf_counter()

@@ -203,7 +203,12 @@ def _run(service: SearchService, page: ps.PageState) -> SearchResponse:
 
 def _results(service: SearchService, page: ps.PageState, defaults: ps.PageState) -> None:
     if page.like:
-        st.markdown(ps.heading_html("Articles similar to", st.session_state.get("like_title")), unsafe_allow_html=True)
+        title = st.session_state.get("like_title")
+        if title is None:  # opened from a shared link: look the source article up
+            source = service.article(page.like)
+            title = source.title if source else None
+            st.session_state["like_title"] = title
+        st.markdown(ps.heading_html("Articles similar to", title), unsafe_allow_html=True)
         st.caption("Ranked by meaning alone (the mean of the article's passage vectors); the date filters apply.")
         st.button("← Back to results" if page.query else "← Back", key="like_back", on_click=_clear_like)
     try:
