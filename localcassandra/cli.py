@@ -95,21 +95,29 @@ def start(ctx: click.Context, timeout: float | None, dry_run: bool) -> None:
     try:
         result = node.start(timeout_s=timeout)
     except KeyboardInterrupt:
-        _say("Interrupted. The node may still be starting in the background: "
-             "`news-search db status` to see, `news-search db stop` to stop it.")
+        _say(
+            "Interrupted. The node may still be starting in the background: "
+            "`news-search db status` to see, `news-search db stop` to stop it."
+        )
         sys.exit(130)
     if result.already_running:
-        _say(f"Cassandra {result.version} is already up on {result.address} (pid {result.pid}). "
-             f"Log: {result.log_path}")
+        _say(f"Cassandra {result.version} is already up on {result.address} (pid {result.pid}). Log: {result.log_path}")
         return
     jars = " (incl. the one-time jar download)" if result.jars_downloaded else ""
-    _say(f"Cassandra {result.version} is up on {result.address} (pid {result.pid}) after "
-         f"{result.seconds:.1f} s{jars}. Log: {result.log_path}")
+    _say(
+        f"Cassandra {result.version} is up on {result.address} (pid {result.pid}) after "
+        f"{result.seconds:.1f} s{jars}. Log: {result.log_path}"
+    )
 
 
 @db.command()
-@click.option("--timeout", type=float, default=60.0, show_default=True,
-              help="Seconds to wait for a clean shutdown before SIGKILL.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a clean shutdown before SIGKILL.",
+)
 @click.pass_context
 @_errors_to_click
 def stop(ctx: click.Context, timeout: float) -> None:
@@ -118,8 +126,10 @@ def stop(ctx: click.Context, timeout: float) -> None:
     if not result.was_running:
         _say("The local node is not running.")
     elif result.killed:
-        _say(f"The node (pid {result.pid}) ignored SIGTERM for {timeout:.0f} s and was killed (SIGKILL); "
-             "the commit log is replayed on the next start.")
+        _say(
+            f"The node (pid {result.pid}) ignored SIGTERM for {timeout:.0f} s and was killed (SIGKILL); "
+            "the commit log is replayed on the next start."
+        )
     else:
         _say(f"Stopped the node (pid {result.pid}) in {result.seconds:.1f} s.")
 
@@ -132,16 +142,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Say whether the node is up: pid, version, data size, memory, log path. Exit 3 when down."""
     st = _node(ctx).status()
     if as_json:
-        click.echo(json.dumps({k: str(v) if isinstance(v, Path) else v
-                               for k, v in dataclasses.asdict(st).items()}, indent=2))
+        click.echo(
+            json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(st).items()}, indent=2)
+        )
     else:
         state = "up" if st.cql_up else ("starting" if st.running else "down")
         lines = [f"state:    {state}", f"address:  {st.address}"]
         if st.running:
-            lines += [f"pid:      {st.pid}", f"version:  {st.version or '?'}",
-                      f"memory:   {human_bytes(st.rss_bytes or 0)} RSS"]
-        lines += [f"data:     {human_bytes(st.data_bytes)} in {st.node_dir / 'data'}",
-                  f"log:      {st.log_path}"]
+            lines += [
+                f"pid:      {st.pid}",
+                f"version:  {st.version or '?'}",
+                f"memory:   {human_bytes(st.rss_bytes or 0)} RSS",
+            ]
+        lines += [f"data:     {human_bytes(st.data_bytes)} in {st.node_dir / 'data'}", f"log:      {st.log_path}"]
         if st.note:
             lines.append(f"note:     {st.note}")
         _say("\n".join(lines))
@@ -184,4 +197,3 @@ def reset(ctx: click.Context, yes: bool) -> None:
         raise NodeCliError(f"This deletes everything in {node.layout.root}; add --yes to confirm.")
     node.reset()
     _say(f"Deleted {node.layout.root}. `news-search db start` creates a fresh node.")
-

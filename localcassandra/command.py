@@ -14,32 +14,58 @@ DAEMON = "org.apache.cassandra.service.CassandraDaemon"
 
 # conf/jvm17-server.options of Cassandra 5.0: without them Java 17 refuses reflective access at boot.
 ADD_EXPORTS = [
-    "java.base/jdk.internal.misc", "java.management.rmi/com.sun.jmx.remote.internal.rmi",
-    "java.rmi/sun.rmi.registry", "java.rmi/sun.rmi.server", "java.sql/java.sql", "java.base/java.lang.ref",
-    "jdk.unsupported/sun.misc", "jdk.compiler/com.sun.tools.javac.file", "jdk.attach/sun.tools.attach",
+    "java.base/jdk.internal.misc",
+    "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+    "java.rmi/sun.rmi.registry",
+    "java.rmi/sun.rmi.server",
+    "java.sql/java.sql",
+    "java.base/java.lang.ref",
+    "jdk.unsupported/sun.misc",
+    "jdk.compiler/com.sun.tools.javac.file",
+    "jdk.attach/sun.tools.attach",
 ]
 ADD_OPENS = [
-    "java.base/java.lang.module", "java.base/jdk.internal.loader", "java.base/jdk.internal.ref",
-    "java.base/jdk.internal.reflect", "java.base/jdk.internal.math", "java.base/jdk.internal.module",
-    "java.base/jdk.internal.util.jar", "jdk.management/com.sun.management.internal", "java.base/sun.nio.ch",
-    "java.base/java.io", "java.base/java.lang.reflect", "jdk.compiler/com.sun.tools.javac",
-    "java.base/java.lang", "java.base/java.util",
+    "java.base/java.lang.module",
+    "java.base/jdk.internal.loader",
+    "java.base/jdk.internal.ref",
+    "java.base/jdk.internal.reflect",
+    "java.base/jdk.internal.math",
+    "java.base/jdk.internal.module",
+    "java.base/jdk.internal.util.jar",
+    "jdk.management/com.sun.management.internal",
+    "java.base/sun.nio.ch",
+    "java.base/java.io",
+    "java.base/java.lang.reflect",
+    "jdk.compiler/com.sun.tools.javac",
+    "java.base/java.lang",
+    "java.base/java.util",
 ]
 
 # G1 as 5.0 configures it; heap fixed so the node never grows past NEWS_LOCAL_HEAP.
-GC_FLAGS = ["-XX:+UseG1GC", "-XX:+ParallelRefProcEnabled", "-XX:MaxTenuringThreshold=1",
-            "-XX:MaxGCPauseMillis=300", "-XX:InitiatingHeapOccupancyPercent=70"]
-SERVER_FLAGS = ["-Xss256k", "-XX:+UseThreadPriorities", "-XX:+HeapDumpOnOutOfMemoryError",
-                "-XX:+PerfDisableSharedMem", "-Djava.net.preferIPv4Stack=true",
-                "-Djdk.attach.allowAttachSelf=true",
-                "-Dio.netty.tryReflectionSetAccessible=true",
-                "-Dio.netty.allocator.useCacheForAllThreads=true", "-Dio.netty.allocator.maxOrder=11",
-                "-Dchronicle.announcer.disable=true", "-Dchronicle.analytics.disable=true"]
+GC_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:+ParallelRefProcEnabled",
+    "-XX:MaxTenuringThreshold=1",
+    "-XX:MaxGCPauseMillis=300",
+    "-XX:InitiatingHeapOccupancyPercent=70",
+]
+SERVER_FLAGS = [
+    "-Xss256k",
+    "-XX:+UseThreadPriorities",
+    "-XX:+HeapDumpOnOutOfMemoryError",
+    "-XX:+PerfDisableSharedMem",
+    "-Djava.net.preferIPv4Stack=true",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dio.netty.allocator.useCacheForAllThreads=true",
+    "-Dio.netty.allocator.maxOrder=11",
+    "-Dchronicle.announcer.disable=true",
+    "-Dchronicle.analytics.disable=true",
+]
 
 
 def jpms_flags() -> list[str]:
-    return ([f"--add-exports={m}=ALL-UNNAMED" for m in ADD_EXPORTS]
-            + [f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS])
+    return [f"--add-exports={m}=ALL-UNNAMED" for m in ADD_EXPORTS] + [f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS]
 
 
 def build_command(java: Path, lib_dir: Path, jamm: Path, layout: NodeLayout, settings: Settings) -> list[str]:
@@ -47,7 +73,8 @@ def build_command(java: Path, lib_dir: Path, jamm: Path, layout: NodeLayout, set
     heap = settings.local_heap
     return [
         str(java),
-        f"-Xms{heap}", f"-Xmx{heap}",
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
         *GC_FLAGS,
         *SERVER_FLAGS,
         f"-XX:HeapDumpPath={layout.log_dir}",
@@ -63,6 +90,7 @@ def build_command(java: Path, lib_dir: Path, jamm: Path, layout: NodeLayout, set
         f"-Dcassandra.triggers_dir={layout.triggers_dir}",
         f"-Djava.io.tmpdir={layout.tmp_dir}",
         f"-Djna.tmpdir={layout.tmp_dir}",
-        "-cp", f"{layout.conf_dir}:{lib_dir}/*",
+        "-cp",
+        f"{layout.conf_dir}:{lib_dir}/*",
         DAEMON,
     ]

@@ -87,12 +87,22 @@ def find_jamm(lib_dir: Path) -> Path:
 
 
 def maven_command(mvn: str, pom: Path, settings_xml: Path, out_dir: Path) -> list[str]:
-    return [mvn, "-B", "-q", "-Dstyle.color=never", "-s", str(settings_xml), "-f", str(pom),
-            DEPENDENCY_PLUGIN, "-DincludeScope=runtime", f"-DoutputDirectory={out_dir}"]
+    return [
+        mvn,
+        "-B",
+        "-q",
+        "-Dstyle.color=never",
+        "-s",
+        str(settings_xml),
+        "-f",
+        str(pom),
+        DEPENDENCY_PLUGIN,
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={out_dir}",
+    ]
 
 
-def ensure_jars(cache_dir: Path, version: str, java: Java,
-                progress: Callable[[str], None] = lambda _msg: None) -> Jars:
+def ensure_jars(cache_dir: Path, version: str, java: Java, progress: Callable[[str], None] = lambda _msg: None) -> Jars:
     """The lib dir for `version`, resolving it with Maven only if no complete copy exists."""
     started = time.monotonic()
     lib = lib_dir_for(cache_dir, version)
@@ -110,8 +120,10 @@ def ensure_jars(cache_dir: Path, version: str, java: Java,
 def _resolve(lib: Path, version: str, java: Java) -> None:
     mvn = shutil.which("mvn")
     if not mvn:
-        raise NodeError("Maven (`mvn`) is needed once to download the Cassandra jars and is not on PATH; "
-                        "install it (Debian: `apt-get install maven`) and run `news-search db start` again.")
+        raise NodeError(
+            "Maven (`mvn`) is needed once to download the Cassandra jars and is not on PATH; "
+            "install it (Debian: `apt-get install maven`) and run `news-search db start` again."
+        )
     work = lib.parent
     pom, settings_xml, log = work / "pom.xml", work / "maven-settings.xml", work / "maven.log"
     pom.write_text(POM.format(version=version), encoding="utf-8")
@@ -120,15 +132,17 @@ def _resolve(lib: Path, version: str, java: Java) -> None:
     try:
         env = {**os.environ, "JAVA_HOME": str(java.home)}
         with open(log, "w") as out:
-            done = subprocess.run(maven_command(mvn, pom, settings_xml, tmp), stdout=out,
-                                  stderr=subprocess.STDOUT, env=env, cwd=work)
+            done = subprocess.run(
+                maven_command(mvn, pom, settings_xml, tmp), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work
+            )
         jars = sorted(tmp.glob("*.jar"))
         if done.returncode != 0 or not any(j.name.startswith(f"cassandra-all-{version}") for j in jars):
             raise NodeError(
                 f"Maven could not resolve org.apache.cassandra:cassandra-all:{version} (exit "
                 f"{done.returncode}). Check that Maven Central is reachable and that the version exists "
                 f"(NEWS_CASSANDRA_VERSION); the full log is {log}.",
-                [LogExcerpt(log, tail_lines(log, 20))])
+                [LogExcerpt(log, tail_lines(log, 20))],
+            )
         find_jamm(tmp)
         (tmp / MARKER).write_text(f"cassandra-all {version}\n{len(jars)} jars\n", encoding="utf-8")
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
@@ -138,4 +152,3 @@ def _resolve(lib: Path, version: str, java: Java) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-

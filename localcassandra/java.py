@@ -54,8 +54,7 @@ def _probe(home: Path) -> tuple[Java | None, str]:
     return Java(home=home.resolve(), binary=home.resolve() / "bin" / "java", version=full), ""
 
 
-def candidate_homes(java_home: str, env: Mapping[str, str],
-                    jvm_root: Path = JVM_ROOT) -> list[tuple[str, Path]]:
+def candidate_homes(java_home: str, env: Mapping[str, str], jvm_root: Path = JVM_ROOT) -> list[tuple[str, Path]]:
     """(where it came from, home) in search order; an explicit NEWS_JAVA_HOME is the only candidate."""
     if java_home:
         return [("NEWS_JAVA_HOME", Path(java_home).expanduser())]
@@ -74,8 +73,7 @@ def candidate_homes(java_home: str, env: Mapping[str, str],
     return unique
 
 
-def find_java(java_home: str = "", env: Mapping[str, str] | None = None,
-              jvm_root: Path = JVM_ROOT) -> Java:
+def find_java(java_home: str = "", env: Mapping[str, str] | None = None, jvm_root: Path = JVM_ROOT) -> Java:
     """The first Java 17 found, or a NodeError listing everything that was tried and why it failed."""
     env = os.environ if env is None else env
     tried: list[str] = []
@@ -84,15 +82,20 @@ def find_java(java_home: str = "", env: Mapping[str, str] | None = None,
         if java:
             return java
         tried.append(f"{home} (from {source}: {why})")
-    searched = ("; ".join(tried) if tried
-                else f"JAVA_HOME is unset and {jvm_root} has no *{REQUIRED_MAJOR}* JDK")
+    searched = "; ".join(tried) if tried else f"JAVA_HOME is unset and {jvm_root} has no *{REQUIRED_MAJOR}* JDK"
     if java_home:
         other = next((j for j in (_probe(h)[0] for _, h in candidate_homes("", env, jvm_root)) if j), None)
-        fix = ("NEWS_JAVA_HOME is set, so nothing else was searched: point it at a Java 17 home"
-               + (f" (there is one at {other.home})" if other else "") + " or unset it.")
+        fix = (
+            "NEWS_JAVA_HOME is set, so nothing else was searched: point it at a Java 17 home"
+            + (f" (there is one at {other.home})" if other else "")
+            + " or unset it."
+        )
     else:
-        fix = ("Install one (Debian: `apt-get install openjdk-17-jre-headless`) or set NEWS_JAVA_HOME "
-               "to the home of a Java 17.")
+        fix = (
+            "Install one (Debian: `apt-get install openjdk-17-jre-headless`) or set NEWS_JAVA_HOME "
+            "to the home of a Java 17."
+        )
     raise NodeError(
         f"No Java {REQUIRED_MAJOR} found to run the local Cassandra node (Cassandra 5.0 is run on "
-        f"Java {REQUIRED_MAJOR} here; newer JDKs are skipped). Searched: {searched}. {fix}")
+        f"Java {REQUIRED_MAJOR} here; newer JDKs are skipped). Searched: {searched}. {fix}"
+    )

@@ -7,6 +7,7 @@ The config is rewritten on every start so a changed setting (port, heap) always 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -86,8 +87,16 @@ class NodeLayout:
         return self.conf_dir / "logback.xml"
 
     def make_dirs(self) -> None:
-        for d in (self.data_dir, self.commitlog_dir, self.hints_dir, self.saved_caches_dir,
-                  self.log_dir, self.conf_dir, self.tmp_dir, self.triggers_dir):
+        for d in (
+            self.data_dir,
+            self.commitlog_dir,
+            self.hints_dir,
+            self.saved_caches_dir,
+            self.log_dir,
+            self.conf_dir,
+            self.tmp_dir,
+            self.triggers_dir,
+        ):
             d.mkdir(parents=True, exist_ok=True)
 
 
@@ -101,7 +110,8 @@ def check_local_settings(settings: Settings) -> None:
     if host != LOCAL_HOST:
         raise ConfigError(
             f"the local node listens on {LOCAL_HOST} only, but NEWS_CASSANDRA_HOSTS starts with {host!r}; "
-            f"set NEWS_CASSANDRA_HOSTS={LOCAL_HOST} (or unset it) to use `news-search db`")
+            f"set NEWS_CASSANDRA_HOSTS={LOCAL_HOST} (or unset it) to use `news-search db`"
+        )
     if settings.db_mode != "local":
         raise ConfigError("NEWS_DB_MODE is 'astra'; `news-search db` manages only the local node")
     if not _HEAP.match(settings.local_heap):
@@ -109,9 +119,9 @@ def check_local_settings(settings: Settings) -> None:
     if not _VERSION.match(settings.cassandra_version):
         raise ConfigError(
             f"NEWS_CASSANDRA_VERSION={settings.cassandra_version!r} is not a 5.0.x release; "
-            "the JVM flags and yaml here are for Cassandra 5.0 (e.g. 5.0.9)")
-    ports = {"NEWS_CASSANDRA_PORT": settings.cassandra_port,
-             "NEWS_LOCAL_STORAGE_PORT": settings.local_storage_port}
+            "the JVM flags and yaml here are for Cassandra 5.0 (e.g. 5.0.9)"
+        )
+    ports = {"NEWS_CASSANDRA_PORT": settings.cassandra_port, "NEWS_LOCAL_STORAGE_PORT": settings.local_storage_port}
     for name, port in ports.items():
         if not 1024 <= port <= 65535:
             raise ConfigError(f"{name}={port} must be between 1024 and 65535")
@@ -132,7 +142,13 @@ def render_yaml(layout: NodeLayout, settings: Settings) -> str:
         commitlog_dir=_quoted(layout.commitlog_dir),
         hints_dir=_quoted(layout.hints_dir),
         saved_caches_dir=_quoted(layout.saved_caches_dir),
+        concurrent_writes=concurrent_writes(),
     )
+
+
+def concurrent_writes(cores: int | None = None) -> int:
+    """Mutation threads: at most the core count (and 8), to stay under jvector's pool limit (CASSANDRA-21644)."""
+    return max(2, min(cores or os.cpu_count() or 2, 8))
 
 
 def _quoted(path: Path) -> str:

@@ -67,8 +67,9 @@ class NodeStatus:
 class LocalNode:
     """One local node, fully described by `settings` (ports, dirs, heap, version, Java)."""
 
-    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self, settings: Settings, env: Mapping[str, str] | None = None, progress: Progress | None = None
+    ) -> None:
         self.settings = settings
         self.layout = layout_for(settings)
         self.port = settings.cassandra_port
@@ -98,11 +99,17 @@ class LocalNode:
         elif pid is not None and not version:
             note = "the JVM runs but CQL does not answer yet (starting, or stuck: see the log)"
         return NodeStatus(
-            running=pid is not None, pid=pid, cql_up=bool(version) and pid is not None,
-            version=version if pid is not None else None, address=self.address,
-            node_dir=self.layout.root, log_path=self.layout.system_log,
+            running=pid is not None,
+            pid=pid,
+            cql_up=bool(version) and pid is not None,
+            version=version if pid is not None else None,
+            address=self.address,
+            node_dir=self.layout.root,
+            log_path=self.layout.system_log,
             data_bytes=_tree_size(self.layout.data_dir),
-            rss_bytes=process.rss_bytes(pid) if pid else None, note=note)
+            rss_bytes=process.rss_bytes(pid) if pid else None,
+            note=note,
+        )
 
     def log_tail(self, lines: int = 50) -> list[str]:
         return tail_lines(self.layout.system_log, lines)
@@ -124,9 +131,11 @@ class LocalNode:
         try:
             return self._start(started, timeout)
         except OSError as exc:
-            raise NodeError(f"Cannot prepare the local node: {exc}. Check that NEWS_LOCAL_NODE_DIR "
-                            f"({self.layout.root}) and NEWS_LOCAL_CACHE_DIR "
-                            f"({self.settings.local_cache_dir}) are writable.") from None
+            raise NodeError(
+                f"Cannot prepare the local node: {exc}. Check that NEWS_LOCAL_NODE_DIR "
+                f"({self.layout.root}) and NEWS_LOCAL_CACHE_DIR "
+                f"({self.settings.local_cache_dir}) are writable."
+            ) from None
 
     def _start(self, started: float, timeout: float) -> StartResult:
         self.layout.root.mkdir(parents=True, exist_ok=True)
@@ -139,13 +148,16 @@ class LocalNode:
                 self._progress(f"The node (pid {pid}) is already starting; waiting for CQL on {self.address}")
                 return self._wait(pid, started, timeout, log_offset=0, jars=False)
             java = find_java(self.settings.java_home, self._env)
-            check_ports_free(LOCAL_HOST, {"NEWS_CASSANDRA_PORT": self.port,
-                                          "NEWS_LOCAL_STORAGE_PORT": self.settings.local_storage_port})
-            jars = ensure_jars(self.settings.local_cache_dir, self.settings.cassandra_version, java,
-                               self._progress)
+            check_ports_free(
+                LOCAL_HOST,
+                {"NEWS_CASSANDRA_PORT": self.port, "NEWS_LOCAL_STORAGE_PORT": self.settings.local_storage_port},
+            )
+            jars = ensure_jars(self.settings.local_cache_dir, self.settings.cassandra_version, java, self._progress)
             pid, offset = self._launch(java.binary, jars)
-            self._progress(f"Started Cassandra {jars.version} (pid {pid}, Java {java.version}); waiting for "
-                           f"CQL on {self.address}. Log: {self.layout.system_log}")
+            self._progress(
+                f"Started Cassandra {jars.version} (pid {pid}, Java {java.version}); waiting for "
+                f"CQL on {self.address}. Log: {self.layout.system_log}"
+            )
             return self._wait(pid, started, timeout, log_offset=offset, jars=jars.downloaded)
 
     def stop(self, timeout_s: float = 60.0) -> StopResult:
@@ -158,8 +170,10 @@ class LocalNode:
         try:
             killed = process.terminate(pid, timeout_s)
         except PermissionError:
-            raise NodeError(f"Not allowed to signal the node (pid {pid}); it was started by another user. "
-                            f"Stop it as that user, or run `kill {pid}` with enough rights.") from None
+            raise NodeError(
+                f"Not allowed to signal the node (pid {pid}); it was started by another user. "
+                f"Stop it as that user, or run `kill {pid}` with enough rights."
+            ) from None
         if self._proc is not None and self._proc.pid == pid:
             self._proc.wait(timeout=5)
         self.layout.pid_file.unlink(missing_ok=True)
@@ -168,10 +182,13 @@ class LocalNode:
     def reset(self) -> StopResult:
         """Stop the node and delete its whole state dir (data, logs, config); jars stay cached."""
         root = self.layout.root
-        if root in {Path("/"), Path.home()} or (root.exists() and any(root.iterdir())
-                                                 and not self.layout.conf_dir.exists()):
-            raise NodeError(f"Refusing to delete {root}: it does not look like a node state dir "
-                            "(no conf/ inside). Check NEWS_LOCAL_NODE_DIR.")
+        if root in {Path("/"), Path.home()} or (
+            root.exists() and any(root.iterdir()) and not self.layout.conf_dir.exists()
+        ):
+            raise NodeError(
+                f"Refusing to delete {root}: it does not look like a node state dir "
+                "(no conf/ inside). Check NEWS_LOCAL_NODE_DIR."
+            )
         stopped = self.stop()
         shutil.rmtree(root, ignore_errors=True)
         return stopped
@@ -185,9 +202,14 @@ class LocalNode:
         if layout.stdout_log.exists():
             layout.stdout_log.replace(layout.stdout_log.with_suffix(".log.1"))
         with open(layout.stdout_log, "wb") as out:
-            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, cwd=layout.root,
-                                          start_new_session=True)
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=layout.root,
+                start_new_session=True,
+            )
         layout.pid_file.write_text(f"{self._proc.pid}\n")
         return self._proc.pid, offset
 
@@ -202,7 +224,9 @@ class LocalNode:
                     f"The Cassandra node died while starting{exit_note}. The log lines below usually name "
                     f"the cause; the full log is {self.layout.system_log}, JVM output is in "
                     f"{self.layout.stdout_log}. Fix the cause (or `news-search db reset --yes` for a broken "
-                    f"dev node) and run `news-search db start` again.", self._excerpts(log_offset))
+                    f"dev node) and run `news-search db start` again.",
+                    self._excerpts(log_offset),
+                )
             version = release_version(LOCAL_HOST, self.port)
             if version:
                 return self._result(pid, version, time.monotonic() - started, already=False, jars=jars)
@@ -211,7 +235,9 @@ class LocalNode:
                     f"Cassandra did not answer CQL on {self.address} within {timeout:.0f} s. It is left "
                     f"running (pid {pid}) in case it is only slow: run `news-search db start` again to keep "
                     f"waiting, `news-search db stop` to give up, or raise NEWS_START_TIMEOUT_S. Full log: "
-                    f"{self.layout.system_log}.", self._excerpts(log_offset))
+                    f"{self.layout.system_log}.",
+                    self._excerpts(log_offset),
+                )
             time.sleep(POLL_S)
 
     def _running(self, pid: int) -> bool:
@@ -225,8 +251,15 @@ class LocalNode:
         return [LogExcerpt(self.layout.system_log, system), LogExcerpt(self.layout.stdout_log, stdout)]
 
     def _result(self, pid: int, version: str, seconds: float, already: bool, jars: bool) -> StartResult:
-        return StartResult(pid=pid, version=version, seconds=seconds, already_running=already,
-                           jars_downloaded=jars, address=self.address, log_path=self.layout.system_log)
+        return StartResult(
+            pid=pid,
+            version=version,
+            seconds=seconds,
+            already_running=already,
+            jars_downloaded=jars,
+            address=self.address,
+            log_path=self.layout.system_log,
+        )
 
 
 @contextlib.contextmanager

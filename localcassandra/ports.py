@@ -99,4 +99,5 @@ def check_ports_free(host: str, ports: dict[str, int]) -> None:
         raise NodeError(
             f"Port {port} on {host} ({setting}) is already taken by {owner.describe()}, so the local "
             f"Cassandra node cannot start. Stop that process, or pick a free port with {setting}=<port> "
-            f"in .env or the environment{clients}.")
+            f"in .env or the environment{clients}."
+        )

@@ -59,7 +59,7 @@ class _Reader:
     def string(self) -> str:
         size = self.take(">H")
         self.pos += size
-        return self.body[self.pos - size:self.pos].decode()
+        return self.body[self.pos - size : self.pos].decode()
 
     def skip_strings(self, count: int) -> None:
         for _ in range(count):
@@ -70,7 +70,7 @@ class _Reader:
         if size < 0:
             return None
         self.pos += size
-        return self.body[self.pos - size:self.pos]
+        return self.body[self.pos - size : self.pos]
 
 
 def parse_single_text(body: bytes) -> str | None:
