@@ -99,9 +99,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return [stripped for a, b in spans if (stripped := _strip(text, a, b))[0] < stripped[1]]
 
 
-def pack_spans(
-    text: str, count_tokens: CountTokens, budget_tokens: int, overlap_tokens: int = 0
-) -> list[Span]:
+def pack_spans(text: str, count_tokens: CountTokens, budget_tokens: int, overlap_tokens: int = 0) -> list[Span]:
     """Greedy packing of sentence units into spans of at most `budget_tokens` (see module doc)."""
     if budget_tokens < 1:
         raise ValueError(f"budget_tokens must be at least 1, not {budget_tokens}")

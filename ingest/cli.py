@@ -108,13 +108,9 @@ def _human_summary(s: dict[str, Any]) -> str:
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--limit", type=click.IntRange(min=1), help="Ingest at most this many articles.")
-@click.option(
-    "--shard", default="0/1", show_default=True, help="Take shard i of N (by article id), e.g. 1/4."
-)
+@click.option("--shard", default="0/1", show_default=True, help="Take shard i of N (by article id), e.g. 1/4.")
 @click.option("--recreate", is_flag=True, help="Drop the index tables first (e.g. to change the model).")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the summary as one JSON object on the last line."
-)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on the last line.")
 @click.option(
     "--quarantine",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -173,8 +169,12 @@ def ingest(
 
 def _append_history(settings: Settings, path: Path, summary: dict[str, Any]) -> None:
     """One JSON line per run in NEWS_STATE_DIR/ingest-history.jsonl: what cron did, and when."""
-    record = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "file": str(path.resolve()),
-              "keyspace": settings.keyspace, **summary}
+    record = {
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "file": str(path.resolve()),
+        "keyspace": settings.keyspace,
+        **summary,
+    }
     with (settings.state_dir / "ingest-history.jsonl").open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 

@@ -240,9 +240,7 @@ class IngestRun:
         passages: list[tuple[Article, Passage]] = []
         for article, _ in to_write:
             budget = self._budget_base - self._count_tokens(article.title + "\n")
-            for passage in split_passages(
-                article, self._count_tokens, budget, self.settings.passage_overlap_tokens
-            ):
+            for passage in split_passages(article, self._count_tokens, budget, self.settings.passage_overlap_tokens):
                 passages.append((article, passage))
         encode_started = time.perf_counter()
         vectors = self.encoder.encode_passages([passage_input(a, p) for a, p in passages])

@@ -157,9 +157,7 @@ def _read_header(records: Iterator[tuple[int, bytes, str]], path: str | Path) ->
     return title, date, link, content
 
 
-def _checked(
-    line: int, data: bytes, status: str, columns: Columns, max_chars: int
-) -> RawRow | Quarantined | None:
+def _checked(line: int, data: bytes, status: str, columns: Columns, max_chars: int) -> RawRow | Quarantined | None:
     if status == "too_large":
         return Quarantined(line, f"too_large: over {max_chars} chars", _preview(data))
     if status == "unterminated":
