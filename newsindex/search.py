@@ -49,7 +49,9 @@ class SearchRequest:
     recency_half_life_days: float = 0.0
     recency_weight: float = 0.3
     diversity: float = 0.0  # 0 = off; else MMR with lambda = 1 - diversity
-    fusion: Fusion = "rrf"
+    # Linear fusion of min-max normalised dense and BM25 scores measured best on the eval sets
+    # (docs/EVALUATION.md): RRF flattens ranks and ties dense-#1/lexical-#2 with lexical-#1/dense-#2.
+    fusion: Fusion = "linear"
     linear_alpha: float = 0.5
 
     def validate(self, require_query: bool = True) -> None:

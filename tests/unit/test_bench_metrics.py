@@ -91,3 +91,53 @@ def test_percentile_matches_numpy(q: float) -> None:
 
 def test_percentile_of_nothing_is_zero() -> None:
     assert percentile([], 50) == 0.0
+
+
+# --- the evaluation's pure helpers (bench.evaluate imports no model or driver at import time) ---
+
+
+def test_ranked_links_orders_by_score_then_id_and_drops_non_positive() -> None:
+    from bench.evaluate import ranked_links
+
+    links = {"a": "la", "b": "lb", "c": "lc", "d": "ld"}
+    assert ranked_links({"b": 1.0, "a": 1.0, "c": 2.0, "d": 0.0}, links) == ["lc", "la", "lb"]
+
+
+def test_max_passage_scores_scores_an_article_by_its_best_passage() -> None:
+    from bench.evaluate import max_passage_scores
+
+    matrix = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    scores = max_passage_scores(["x", "x", "y"], matrix, np.array([0.0, 1.0], dtype=np.float32))
+    assert scores == pytest.approx({"x": 1.0, "y": 0.9})
+
+
+@pytest.mark.parametrize(("tiebreak", "first"), [("id", "la"), ("lexical", "lb"), ("dense", "la")])
+def test_rrf_exact_ties_are_broken_as_configured(tiebreak: str, first: str) -> None:
+    from types import SimpleNamespace
+
+    from bench.evaluate import Fusion, fused_links
+
+    # a: dense 1st, lexical 2nd; b: dense 2nd, lexical 1st -> identical RRF scores.
+    slot = {
+        "candidates": [
+            SimpleNamespace(article_id="a", dense_score=0.9),
+            SimpleNamespace(article_id="b", dense_score=0.8),
+        ],
+        "lexical": {"a": 1.0, "b": 5.0},
+    }
+    links = {"a": "la", "b": "lb"}
+    assert fused_links(slot, links, Fusion("t", tiebreak=tiebreak))[0] == first
+
+
+def test_lexical_weight_moves_the_lexical_winner_up() -> None:
+    from types import SimpleNamespace
+
+    from bench.evaluate import Fusion, fused_links
+
+    slot = {
+        "candidates": [SimpleNamespace(article_id=k, dense_score=s) for k, s in [("a", 0.9), ("b", 0.8), ("c", 0.7)]],
+        "lexical": {"c": 9.0, "a": 1.0},
+    }
+    links = {k: k for k in "abc"}
+    assert fused_links(slot, links, Fusion("equal"))[0] == "a"
+    assert fused_links(slot, links, Fusion("lexical 3", (1.0, 3.0)))[0] == "c"

@@ -1,0 +1,292 @@
+"""End-to-end search latency through `SearchService`, split into encode / CQL / rest.
+
+- On the ingested sample (`bench_pipeline`): semantic and hybrid modes, alternated per round.
+- On a recombined synthetic corpus (`bench_search_<size>`: copies of the sample's articles with
+  their real passage vectors plus noise, see bench/synthetic.py): semantic mode, with the
+  product's 200 candidates and with 50, alternated.
+- Where the CQL time goes on that corpus: the product's ANN query (LIMIT 200, every column) vs the
+  same query selecting only keys and score, vs LIMIT 50, alternated over the same query vectors.
+- Query encoding alone, fp32 vs bf16 autocast (one short text per call, as search does).
+
+The query set is the eval queries of shared/eval (judged ones first, then known-item titles), cycled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bench import common
+from bench.synthetic import load_rows, read_source_passages, recombined_rows
+
+SEED = 7
+
+
+def cycle(items: Sequence[str], n: int) -> list[str]:
+    return [items[i % len(items)] for i in range(n)]
+
+
+def service_for(settings: Any, encoder: Any, candidates: int | None = None) -> Any:
+    from newsindex.factory import build_service
+
+    if candidates is not None:
+        settings = settings.with_(search_candidates=candidates)
+    return build_service(settings, encoder)
+
+
+def timings_of(service: Any, queries: Sequence[str], mode: str) -> list[dict[str, float]]:
+    from newsindex.search import SearchRequest
+
+    out = []
+    for query in queries:
+        response = service.search(SearchRequest(query, k=10, mode=mode))  # type: ignore[arg-type]
+        t = response.timings
+        out.append({"encode_ms": t.encode_ms, "cql_ms": t.cql_ms, "rest_ms": t.rest_ms, "total_ms": t.total_ms})
+    return out
+
+
+def summarise(samples: list[dict[str, float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {key: common.percentiles([s[key] for s in samples]) for key in samples[0]}
+    outside = [s["total_ms"] - s["encode_ms"] for s in samples]
+    out["outside_encode_ms"] = common.percentiles(outside)
+    out["outside_over_encode"] = common.ratio(out["outside_encode_ms"]["median"], out["encode_ms"]["median"])
+    return out
+
+
+Variant = tuple[Any, str, int | None]  # service, mode, torch threads (None: as configured)
+
+
+def alternated_services(variants: dict[str, Variant], queries: list[str], rounds: int) -> dict[str, Any]:
+    """Each variant answers every query once, split into `rounds` alternating blocks; after a warm-up."""
+    for service, mode, threads in variants.values():
+        with common.torch_threads(threads):
+            timings_of(service, queries[:10], mode)
+    per_round = max(len(queries) // rounds, 1)
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+
+    def block(name: str, part: list[str]) -> Any:
+        service, mode, threads = variants[name]
+
+        def call() -> None:
+            with common.torch_threads(threads):
+                samples[name].extend(timings_of(service, part, mode))
+
+        return call
+
+    for number in range(rounds):
+        part = queries[number * per_round : (number + 1) * per_round]
+        common.in_order({name: block(name, part) for name in variants}, reverse=number % 2 == 1)
+    return {name: summarise(s) for name, s in samples.items()}
+
+
+def query_encoding(encoder: Any, queries: list[str], rounds: int = 2) -> dict[str, Any]:
+    from bench.encode_bench import encoders_by_precision
+
+    encoders = encoders_by_precision(encoder)
+    variants = {
+        f"{name}, {threads} torch thread(s)": (enc, threads) for name, enc in encoders.items() for threads in (2, 1)
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+
+    def run_all(name: str) -> Any:
+        enc, threads = variants[name]
+
+        def call() -> None:
+            with common.torch_threads(threads):
+                for query in queries:
+                    t = time.perf_counter()
+                    enc.encode_query(query)
+                    samples[name].append((time.perf_counter() - t) * 1000)
+
+        return call
+
+    for enc in encoders.values():
+        enc.encode_query("warm up")
+    common.alternate({name: run_all(name) for name in variants}, rounds)
+    return {name: common.percentiles(s) for name, s in samples.items()}
+
+
+def build_synthetic(session: Any, source_keyspace: str, size: int) -> Any:
+    from newsindex.profiles import BUNDLED_MODEL, KNOWN_PROFILES
+    from newsindex.schema import ensure_schema
+    from newsindex.store import IndexStore
+
+    label = f"{size // 1000}k"
+    settings = common.bench_settings(f"bench_search_{label}")
+    sources = read_source_passages(session, source_keyspace)
+    if not sources:
+        raise common.SkipBenchmark(
+            f"keyspace {source_keyspace} holds no passages to recombine; run the ingest bench first"
+        )
+    common.drop_keyspace(session, settings.keyspace)
+    ensure_schema(session, settings, KNOWN_PROFILES[BUNDLED_MODEL])
+    common.say(
+        f"[latency] loading {size:,} recombined passages from {len(sources):,} real ones into {settings.keyspace}"
+    )
+    loaded = load_rows(IndexStore(session, settings), recombined_rows(sources, size, SEED), common.write_concurrency())
+    if loaded.failed:
+        raise RuntimeError(f"{loaded.failed} writes failed loading {settings.keyspace}")
+    common.flush_table(session, settings, settings.keyspace, "passages")
+    settled = common.wait_until_settled(session, settings.keyspace)
+    return settings, {
+        "rows": loaded.rows,
+        "load_rows_per_s": loaded.rows_per_s,
+        "sources": len(sources),
+        "settle": settled,
+        "bytes": common.keyspace_bytes(settings, settings.keyspace),
+    }
+
+
+def cql_shapes(session: Any, settings: Any, vectors: list[Any], rounds: int = 2) -> dict[str, Any]:
+    """Where ANN time goes: columns fetched and LIMIT, same vectors, alternated."""
+    from cassandra import ConsistencyLevel
+
+    from newsindex.store import IndexStore
+
+    table = f"{settings.keyspace}.passages"
+    shapes = {
+        "LIMIT 200, all columns (product)": (
+            f"SELECT article_id, chunk_no, title, link, published, body, similarity_dot_product(vector, ?) AS score "
+            f"FROM {table} ORDER BY vector ANN OF ? LIMIT 200",
+            200,
+        ),
+        "LIMIT 200, keys + score only": (
+            f"SELECT article_id, chunk_no, similarity_dot_product(vector, ?) AS score FROM {table} "
+            "ORDER BY vector ANN OF ? LIMIT 200",
+            200,
+        ),
+        "LIMIT 50, all columns": (
+            f"SELECT article_id, chunk_no, title, link, published, body, similarity_dot_product(vector, ?) AS score "
+            f"FROM {table} ORDER BY vector ANN OF ? LIMIT 50",
+            50,
+        ),
+    }
+    prepared = {name: session.prepare(cql) for name, (cql, _) in shapes.items()}
+    samples: dict[str, list[float]] = {name: [] for name in shapes}
+
+    def run_all(name: str, part: list[Any]) -> Any:
+        def call() -> None:
+            for vector in part:
+                param = IndexStore.vector_param(vector)
+                bound = prepared[name].bind([param, param])
+                bound.consistency_level = ConsistencyLevel.LOCAL_ONE
+                bound.fetch_size = 5000
+                t = time.perf_counter()
+                list(session.execute(bound, timeout=60))
+                samples[name].append((time.perf_counter() - t) * 1000)
+
+        return call
+
+    per_round = max(len(vectors) // rounds, 1)
+    for number in range(rounds):
+        part = vectors[number * per_round : (number + 1) * per_round]
+        common.in_order({name: run_all(name, part) for name in shapes}, reverse=number % 2 == 1)
+    return {name: common.percentiles(s) for name, s in samples.items()}
+
+
+def run(
+    sample_keyspace: str, synthetic_size: int, queries: int, encoder: Any = None, keep: bool = False
+) -> dict[str, Any]:
+    from newsindex.encoder import load_encoder
+
+    texts = cycle(common.eval_queries(), queries)
+    settings = common.bench_settings(sample_keyspace, precision="auto")
+    encoder = encoder or load_encoder(settings)
+    result: dict[str, Any] = {"queries": queries, "precision": encoder.precision.dtype}
+    common.say(f"[latency] query encoding fp32 vs bf16, 1 vs 2 torch threads, {min(queries, 100)} queries x 2 rounds")
+    result["query_encoding"] = query_encoding(encoder, texts[:100])
+    common.say(f"[latency] sample corpus ({sample_keyspace}): semantic vs hybrid, {queries} queries each")
+    service = service_for(settings, encoder)
+    try:
+        result["sample"] = alternated_services(
+            {
+                "semantic": (service, "semantic", None),
+                "hybrid": (service, "hybrid", None),
+                "semantic, 1 torch thread": (service, "semantic", 1),
+                "hybrid, 1 torch thread": (service, "hybrid", 1),
+            },
+            texts,
+            2,
+        )
+        result["sample_passages"] = service.store.count(settings.passages_table)
+        session = service.store.session
+        synth_settings, result["synthetic"] = build_synthetic(session, sample_keyspace, synthetic_size)
+        common.say(f"[latency] synthetic {synthetic_size:,}: semantic, 200 vs 50 candidates, {queries} queries each")
+        big = service_for(synth_settings, encoder)
+        small = service_for(synth_settings, encoder, candidates=50)
+        result["synthetic"]["search"] = alternated_services(
+            {
+                "semantic, 200 candidates": (big, "semantic", None),
+                "semantic, 50 candidates": (small, "semantic", None),
+                "semantic, 200 candidates, 1 torch thread": (big, "semantic", 1),
+                "semantic, 50 candidates, 1 torch thread": (small, "semantic", 1),
+            },
+            texts,
+            2,
+        )
+        vectors = [encoder.encode_query(q) for q in texts[:200]]
+        result["synthetic"]["cql_shapes"] = cql_shapes(session, synth_settings, vectors)
+        for svc in (big, small):
+            svc.store.session.cluster.shutdown()
+        if not keep and synthetic_size >= 100_000:
+            common.drop_keyspace(session, synth_settings.keyspace)
+    finally:
+        service.store.session.cluster.shutdown()
+    result["synthetic_size"] = synthetic_size
+    return result
+
+
+def _row(label: str, s: dict[str, Any]) -> list[Any]:
+    return [
+        label,
+        s["total_ms"]["n"],
+        s["encode_ms"]["median"],
+        s["cql_ms"]["median"],
+        s["rest_ms"]["median"],
+        s["total_ms"]["median"],
+        s["total_ms"]["p95"],
+        s["total_ms"]["p99"],
+        s["outside_encode_ms"]["median"],
+        s["outside_over_encode"],
+    ]
+
+
+def report(result: dict[str, Any]) -> str:
+    headers = [
+        "corpus / mode",
+        "queries",
+        "encode ms",
+        "CQL ms",
+        "rest ms",
+        "total median",
+        "total p95",
+        "total p99",
+        "outside encode (median)",
+        "outside / encode",
+    ]
+    rows = [_row(f"sample ({result['sample_passages']:,} passages), {mode}", s) for mode, s in result["sample"].items()]
+    size = result["synthetic_size"]
+    rows += [_row(f"synthetic {size:,}, {name}", s) for name, s in result["synthetic"]["search"].items()]
+    text = "### Search latency, ms (median unless stated)\n\n" + common.table(headers, rows, 1)
+    shapes = result["synthetic"]["cql_shapes"]
+    base = shapes["LIMIT 200, all columns (product)"]["median"]
+    text += f"\n\n### ANN query shapes on the synthetic {size:,} corpus, ms\n\n" + common.table(
+        ["query", "n", "median", "p95", "p99", "vs product query"],
+        [
+            [name, s["n"], s["median"], s["p95"], s["p99"], common.ratio(s["median"], base)]
+            for name, s in shapes.items()
+        ],
+        2,
+    )
+    enc = result["query_encoding"]
+    base_enc = next(iter(enc.values()))["median"]
+    text += "\n\n### Query encoding alone, ms\n\n" + common.table(
+        ["precision, threads", "n", "median", "p95", "p99", "vs fp32 2 threads"],
+        [
+            [name, s["n"], s["median"], s["p95"], s["p99"], common.ratio(s["median"], base_enc)]
+            for name, s in enc.items()
+        ],
+        2,
+    )
+    return text
