@@ -59,37 +59,91 @@ def bm25(
 
 
 # --- Cassandra side ----------------------------------------------------------------------------
+# Measured on the eval keyspace (294 articles, 43,665 postings, 5,725 terms): one COUNT per term
+# costs ~1.7 ms, a GROUP BY scan of all postings ~7 us per row. Recount term by term when a run
+# touched few terms (a daily incremental run), scan everything when it touched many (a first load).
+_COUNT_COST_ROWS = 250
+_POSTINGS_PER_ARTICLE = 150
+
+
 def refresh_statistics(store: Any, touched_terms: Iterable[str]) -> None:
-    """Recount df for `touched_terms` from the postings, then the corpus totals. Idempotent."""
-    from cassandra.concurrent import execute_concurrent_with_args
+    """Bring df of `touched_terms` and the corpus totals up to date from the postings. Idempotent."""
+    terms = list(dict.fromkeys(touched_terms))
+    articles, total = _article_totals(store)
+    if len(terms) * _COUNT_COST_ROWS > articles * _POSTINGS_PER_ARTICLE:
+        _recount_all(store)
+    else:
+        _recount_terms(store, terms)
+    store.session.execute(
+        f"INSERT INTO {store.settings.keyspace}.corpus_stats (key, articles, total_len, updated_at)"
+        " VALUES (%s, %s, %s, %s)",
+        (STATS_KEY, articles, total, dt.datetime.now(dt.UTC)),
+    )
+
+
+def _article_totals(store: Any) -> tuple[int, int]:
+    from cassandra.query import SimpleStatement
 
     settings = store.settings
-    ks, postings = settings.keyspace, settings.terms_table
-    terms = list(touched_terms)
+    articles = total = 0
+    query = SimpleStatement(f"SELECT doc_len FROM {settings.keyspace}.{settings.articles_table}", fetch_size=5000)
+    for row in store.session.execute(query, timeout=300):
+        articles += 1
+        total += row.doc_len or 0
+    return articles, total
+
+
+def _recount_terms(store: Any, terms: list[str]) -> None:
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    ks, postings = store.settings.keyspace, store.settings.terms_table
     count = store.prepare(f"SELECT COUNT(*) FROM {ks}.{postings} WHERE term = ?")
-    write = store.prepare(f"INSERT INTO {ks}.{postings}_df (term, df) VALUES (?, ?)")
-    remove = store.prepare(f"DELETE FROM {ks}.{postings}_df WHERE term = ?")
     for start in range(0, len(terms), 2000):
         batch = terms[start : start + 2000]
         results = execute_concurrent_with_args(store.session, count, [(t,) for t in batch], concurrency=64)
-        writes, removals = [], []
+        counted = {}
         for term, (ok, rows) in zip(batch, results, strict=True):
             if not ok:
                 raise rows
-            df = int(rows.one()[0])
-            if df:
-                writes.append((term, df))
-            else:
-                removals.append((term,))
-        execute_concurrent_with_args(store.session, write, writes, concurrency=64, raise_on_first_error=True)
-        execute_concurrent_with_args(store.session, remove, removals, concurrency=64, raise_on_first_error=True)
-    articles = total = 0
-    for row in store.session.execute(f"SELECT doc_len FROM {ks}.{settings.articles_table}", timeout=300):
-        articles += 1
-        total += row.doc_len or 0
-    store.session.execute(
-        f"INSERT INTO {ks}.corpus_stats (key, articles, total_len, updated_at) VALUES (%s, %s, %s, %s)",
-        (STATS_KEY, articles, total, dt.datetime.now(dt.UTC)),
+            counted[term] = int(rows.one()[0])
+        _write_dfs(store, counted)
+
+
+def _recount_all(store: Any) -> None:
+    """One GROUP BY scan of the postings; only df rows that differ are written or deleted."""
+    from cassandra.query import SimpleStatement
+
+    ks, postings = store.settings.keyspace, store.settings.terms_table
+    fresh = {
+        row.term: int(row.n)
+        for row in store.session.execute(
+            SimpleStatement(f"SELECT term, COUNT(*) AS n FROM {ks}.{postings} GROUP BY term", fetch_size=5000),
+            timeout=600,
+        )
+    }
+    stored = {
+        row.term: int(row.df)
+        for row in store.session.execute(
+            SimpleStatement(f"SELECT term, df FROM {ks}.{postings}_df", fetch_size=5000), timeout=600
+        )
+    }
+    changed = {t: n for t, n in fresh.items() if stored.get(t) != n}
+    changed.update({t: 0 for t in stored if t not in fresh})
+    _write_dfs(store, changed)
+
+
+def _write_dfs(store: Any, dfs: dict[str, int]) -> None:
+    """Upsert positive dfs, delete zero ones (a term no article has any more)."""
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    ks, postings = store.settings.keyspace, store.settings.terms_table
+    write = store.prepare(f"INSERT INTO {ks}.{postings}_df (term, df) VALUES (?, ?)")
+    remove = store.prepare(f"DELETE FROM {ks}.{postings}_df WHERE term = ?")
+    execute_concurrent_with_args(
+        store.session, write, [(t, n) for t, n in dfs.items() if n], concurrency=64, raise_on_first_error=True
+    )
+    execute_concurrent_with_args(
+        store.session, remove, [(t,) for t, n in dfs.items() if not n], concurrency=64, raise_on_first_error=True
     )
 
 
