@@ -79,9 +79,9 @@ class Encoder:
         return self._encode([self.profile.passage_prefix + t for t in texts])
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One short text: a single torch thread is faster than two fighting over a busy CPU
-        (bench/latency_bench.py measured 13 ms vs 116 ms median under load), and concurrent page
-        sessions then run side by side instead of oversubscribing the cores."""
+        """One short text on a single torch thread: faster than two threads fighting over a busy CPU
+        (docs/BENCHMARKS.md, query encoding: bf16 median 15 ms on 1 thread vs 71 ms on 2), and
+        concurrent page sessions then run side by side instead of oversubscribing the cores."""
         import torch
 
         threads = torch.get_num_threads()
