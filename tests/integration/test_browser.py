@@ -223,7 +223,9 @@ def test_shared_url_runs_the_search(server: str, browser: Any) -> None:
         assert shared.get_by_text("3 articles in").is_visible()
         assert shared.locator(CARD).count() == 3
         assert shared.locator(CARD).filter(has_text=title).count() == 1
-        assert search_box(shared).input_value() == query
+        from playwright.sync_api import expect
+
+        expect(search_box(shared)).to_have_value(query)  # waits out the frontend's last rerender
         screenshot(shared, "shared-url")
     finally:
         context.close()
