@@ -27,13 +27,9 @@ QUERIES = [json.loads(line) for line in (REPO / "tests" / "data" / "demo_queries
 def demo_index(node_session, encoder, tmp_path_factory):
     """One keyspace with the demo CSV ingested, shared by this module's tests."""
     keyspace = f"t_search_{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env(
-        env={
-            "NEWS_MODEL": "all-MiniLM-L6-v2",
-            "NEWS_KEYSPACE": keyspace,
-            "NEWS_STATE_DIR": str(tmp_path_factory.mktemp("state")),
-        }
-    )
+    env = {k: v for k, v in os.environ.items() if k.startswith("NEWS_")}  # the node's port, the test model
+    env.update(NEWS_KEYSPACE=keyspace, NEWS_STATE_DIR=str(tmp_path_factory.mktemp("state")))
+    settings = Settings.from_env(env=env)
     run_ingest(DEMO, settings, encoder=encoder)
     yield settings
     node_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
