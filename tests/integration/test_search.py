@@ -28,6 +28,7 @@ def demo_index(node_session, encoder, tmp_path_factory):
     """One keyspace with the demo CSV ingested, shared by this module's tests."""
     keyspace = f"t_search_{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if k.startswith("NEWS_")}  # the node's port, the test model
+    env.setdefault("NEWS_MODEL", "all-MiniLM-L6-v2")  # module scope runs before the autouse env fixture
     env.update(NEWS_KEYSPACE=keyspace, NEWS_STATE_DIR=str(tmp_path_factory.mktemp("state")))
     settings = Settings.from_env(env=env)
     run_ingest(DEMO, settings, encoder=encoder)
