@@ -131,8 +131,11 @@ class Settings:
         default=64, metadata=_env("NEWS_WRITE_CONCURRENCY", "asynchronous CQL writes in flight at most")
     )
     read_chunk_rows: int = field(
-        default=256,
-        metadata=_env("NEWS_READ_CHUNK_ROWS", "CSV rows read, cleaned and split per window (bounds memory)"),
+        default=64,
+        metadata=_env(
+            "NEWS_READ_CHUNK_ROWS",
+            "articles per window: cleaned, encoded together, then written while the next window encodes",
+        ),
     )
     passage_max_tokens: int = field(
         default=0,
