@@ -116,6 +116,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = defaults(parse(sys.argv[1:] if argv is None else argv))
+    with common.exclusive_run(" ".join(sys.argv)):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     common.setup_env()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from newsindex.encoder import load_encoder
@@ -134,16 +139,19 @@ def main(argv: list[str] | None = None) -> int:
             from bench import ingest_bench
 
             results["ingest"] = ingest_bench.run(args.rows, args.ingest_rounds, encoder)
+            common.save_results(f"{args.mode}-partial", results)
             common.say("\n## Ingest: pipeline vs notebook\n\n" + ingest_bench.report(results["ingest"]))
         if "encode" in args.parts:
             from bench import encode_bench
 
             results["encode"] = encode_bench.run(args.encode_rows, args.rounds, encoder, not args.no_onnx)
+            common.save_results(f"{args.mode}-partial", results)
             common.say("\n## Encode-only ceiling (no database)\n\n" + encode_bench.report(results["encode"]))
         if "index" in args.parts:
             from bench import scale_bench
 
             results["index"] = scale_bench.run(args.sizes, args.queries, 100, args.million, args.keep)
+            common.save_results(f"{args.mode}-partial", results)
         if "latency" in args.parts:
             from bench import latency_bench
 

@@ -7,6 +7,8 @@ is small and shared, so an absolute number from one run says little on its own.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -15,7 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,28 @@ def eval_queries() -> list[str]:
     if not queries:
         raise SkipBenchmark(f"no eval queries under {folder} (set NEWS_SHARED_DIR)")
     return queries
+
+
+@contextlib.contextmanager
+def exclusive_run(name: str) -> Iterator[None]:
+    """One benchmark run at a time on this machine: two would share keyspaces and distort each other's timings."""
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / "news-search-bench.lock"
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        say(f"[bench] waiting for another benchmark run to finish ({handle.read().strip() or 'unknown'})")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}: {name}\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 class SkipBenchmark(Exception):

@@ -17,6 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from bench import common
 from bench.synthetic import load_rows, read_source_passages, recombined_rows
 
@@ -124,18 +126,44 @@ def build_synthetic(session: Any, source_keyspace: str, size: int) -> Any:
     common.say(
         f"[latency] loading {size:,} recombined passages from {len(sources):,} real ones into {settings.keyspace}"
     )
-    loaded = load_rows(IndexStore(session, settings), recombined_rows(sources, size, SEED), common.write_concurrency())
+    rows = list(recombined_rows(sources, size, SEED))
+    keys = [(r[0], r[1]) for r in rows]
+    vectors = np.stack([r[7] for r in rows])
+    loaded = load_rows(IndexStore(session, settings), iter(rows), common.write_concurrency())
+    del rows
     if loaded.failed:
-        raise RuntimeError(f"{loaded.failed} writes failed loading {settings.keyspace}")
+        raise RuntimeError(f"{loaded.failed} writes failed loading {settings.keyspace}: {loaded.first_error}")
     common.flush_table(session, settings, settings.keyspace, "passages")
     settled = common.wait_until_settled(session, settings.keyspace)
     return settings, {
         "rows": loaded.rows,
         "load_rows_per_s": loaded.rows_per_s,
+        "failed_first_pass": loaded.failed_first_pass,
+        "first_error": loaded.first_error,
         "sources": len(sources),
         "settle": settled,
         "bytes": common.keyspace_bytes(settings, settings.keyspace),
+        "_keys": keys,
+        "_vectors": vectors,
     }
+
+
+def realistic_recall(
+    store: Any, keys: list[tuple[str, int]], vectors: np.ndarray, queries: np.ndarray
+) -> dict[str, Any]:
+    """ANN recall@10 on real query embeddings over the recombined corpus, vs exact numpy dot product."""
+    from bench.scale_bench import exact_top
+
+    truth = exact_top(vectors, queries, 10)
+    out: dict[str, Any] = {}
+    for limit in (10, 200):
+        scores = []
+        for query, expected in zip(queries, truth, strict=True):
+            hits = sorted(store.ann(query, limit), key=lambda h: -h.score)[:10]
+            got = {(h.article_id, h.chunk_no) for h in hits}
+            scores.append(len(got & {keys[i] for i in expected.tolist()}) / 10)
+        out[f"limit{limit}"] = {"mean": float(np.mean(scores)), "min": float(np.min(scores)), "queries": len(scores)}
+    return out
 
 
 def cql_shapes(session: Any, settings: Any, vectors: list[Any], rounds: int = 2) -> dict[str, Any]:
@@ -227,6 +255,9 @@ def run(
         )
         vectors = [encoder.encode_query(q) for q in texts[:200]]
         result["synthetic"]["cql_shapes"] = cql_shapes(session, synth_settings, vectors)
+        keys, corpus = result["synthetic"].pop("_keys"), result["synthetic"].pop("_vectors")
+        common.say("[latency] recall@10 of the ANN on real query vectors over the synthetic corpus")
+        result["synthetic"]["recall"] = realistic_recall(big.store, keys, corpus, np.stack(vectors[:100]))
         for svc in (big, small):
             svc.store.session.cluster.shutdown()
         if not keep and synthetic_size >= 100_000:
@@ -289,4 +320,11 @@ def report(result: dict[str, Any]) -> str:
         ],
         2,
     )
+    rec = result["synthetic"].get("recall")
+    if rec:
+        text += (
+            f"\n\nANN recall@10 on the synthetic {size:,} corpus (100 real query embeddings, exact numpy baseline): "
+            f"LIMIT 10 {rec['limit10']['mean']:.3f} (min {rec['limit10']['min']:.1f}), "
+            f"LIMIT 200 then top 10 {rec['limit200']['mean']:.3f} (min {rec['limit200']['min']:.1f})"
+        )
     return text

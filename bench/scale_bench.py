@@ -86,6 +86,16 @@ def recall(store: Any, vectors: np.ndarray, queries: np.ndarray, limit: int, k: 
     return {"mean": float(np.mean(scores)), "min": float(np.min(scores)), "queries": len(scores)}
 
 
+def source_found(store: Any, queries: np.ndarray, sources: np.ndarray, limit: int = 10) -> dict[str, float]:
+    """For noised copies of stored vectors: how often the ANN's first hit / top 10 holds the original."""
+    first = top = 0
+    for query, source in zip(queries, sources, strict=True):
+        ids = ann_ids(store, query, limit)
+        first += bool(ids) and ids[0] == int(source)
+        top += int(source) in ids
+    return {"top1": first / len(queries), "top10": top / len(queries), "queries": len(queries)}
+
+
 def warm_up(store: Any, queries: np.ndarray, tries: int = 30) -> int:
     """ANN queries until one succeeds; a timeout while the node is still busy is waited out politely."""
     for attempt in range(tries):
@@ -113,13 +123,15 @@ def load_size(session: Any, settings: Any, n: int, profile: Any, blocks: int = 4
     rows = list(random_rows(vectors, SEED))
     size = (n + blocks - 1) // blocks
     totals = {"indexed": [0, 0.0], "plain": [0, 0.0]}
+    first_pass_failures = 0
     for block in range(blocks):
         part = rows[block * size : (block + 1) * size]
         order = [("indexed", store), ("plain", plain)]
         for name, target in order if block % 2 == 0 else reversed(order):
             result = load_rows(target, iter(part), common.write_concurrency(), settings.write_retries)
             if result.failed:
-                raise RuntimeError(f"{result.failed} writes failed while loading {ks}")
+                raise RuntimeError(f"{result.failed} writes failed while loading {ks}: {result.first_error}")
+            first_pass_failures += result.failed_first_pass
             totals[name][0] += result.rows
             totals[name][1] += result.seconds
     del rows
@@ -133,6 +145,7 @@ def load_size(session: Any, settings: Any, n: int, profile: Any, blocks: int = 4
         "plain_rows_per_s": totals["plain"][0] / totals["plain"][1],
         "plain_seconds": totals["plain"][1],
         "flush_wait_s": round(flush_s, 1),
+        "failed_first_pass": first_pass_failures,
         "settle": settled,
         "bytes_indexed": table_bytes(settings, ks, "passages"),
         "bytes_plain": table_bytes(settings, ks, "passages_plain"),
@@ -212,6 +225,7 @@ def run_size(session: Any, n: int, queries: int, recall_queries: int) -> dict[st
         "near_stored@limit10": recall(store, vectors, near_q, 10),
         "near_stored@limit100": recall(store, vectors, near_q, 100),
     }
+    result["source_found"] = source_found(store, near_q, picks)
     t = time.perf_counter()
     exact_top(vectors, random_q[:50], 10)
     result["numpy_exact_ms_per_query"] = (time.perf_counter() - t) * 1000 / 50
@@ -317,6 +331,7 @@ def report(results: list[dict[str, Any]]) -> str:
                 rec["random@limit100"]["mean"],
                 rec["near_stored@limit10"]["mean"],
                 rec["near_stored@limit100"]["mean"],
+                "{top1:.2f} / {top10:.2f}".format(**r["source_found"]) if "source_found" in r else "n/a",
                 rec["random@limit10"]["queries"],
                 r["numpy_exact_ms_per_query"],
             ]
@@ -329,6 +344,7 @@ def report(results: list[dict[str, Any]]) -> str:
                 "random q, LIMIT 100",
                 "near-stored q, LIMIT 10",
                 "near-stored q, LIMIT 100",
+                "original found first / in top 10",
                 "queries each",
                 "numpy exact ms/query",
             ],

@@ -147,8 +147,10 @@ def recombined_rows(sources: list[SourcePassage], n_rows: int, seed: int, target
 class LoadResult:
     rows: int
     seconds: float
-    failed: int
-    retried: int
+    failed: int  # still failed after the synchronous second pass
+    retried: int  # retries inside BoundedWriter (timeouts, unavailability)
+    failed_first_pass: int = 0
+    first_error: str = ""
 
     @property
     def rows_per_s(self) -> float:
@@ -165,8 +167,17 @@ def load_rows(store: Any, rows: Iterator[Row], concurrency: int, retries: int = 
     started = time.perf_counter()
     for article_id, chunk_no, title, link, published, body, terms, vector in rows:
         params = (article_id, chunk_no, title, link, published, body, terms, IndexStore.vector_param(vector))
-        writer.submit(statement, params)
+        writer.submit(statement, params, tag=params)
         count += 1
     writer.flush()
+    # A write that failed for good (e.g. a WriteFailure the writer does not retry) is an idempotent
+    # upsert: send it once more, alone, so one transient server error does not void a long load.
+    still_failed = 0
+    for params, _error in writer.failed:
+        try:
+            store.session.execute(statement, params, timeout=60)
+        except Exception:
+            still_failed += 1
     seconds = time.perf_counter() - started
-    return LoadResult(count, seconds, len(writer.failed), writer.retried)
+    first = f"{type(writer.failed[0][1]).__name__}: {writer.failed[0][1]}"[:300] if writer.failed else ""
+    return LoadResult(count, seconds, still_failed, writer.retried, len(writer.failed), first)
