@@ -58,3 +58,16 @@ def store(settings: Settings, node_session: Any) -> Any:
     from newsindex.store import IndexStore
 
     return IndexStore(node_session, settings)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ui_test_keyspace() -> Iterator[None]:
+    """The page tests (AppTest, browser) read settings from the environment like a user would; point
+    them at a keyspace of their own so they never touch a developer's `news` index."""
+    previous = os.environ.get("NEWS_KEYSPACE")
+    os.environ["NEWS_KEYSPACE"] = "news_uitest"
+    yield
+    if previous is None:
+        os.environ.pop("NEWS_KEYSPACE", None)
+    else:
+        os.environ["NEWS_KEYSPACE"] = previous
