@@ -24,8 +24,11 @@ from newsindex.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# WriteFailure included: Cassandra 5.0.9 can fail a vector insert under concurrency (CASSANDRA-21644);
+# every write here is an idempotent upsert or delete, so retrying it is safe.
 _RETRYABLE = (
     "WriteTimeout",
+    "WriteFailure",
     "ReadTimeout",
     "OperationTimedOut",
     "Unavailable",
