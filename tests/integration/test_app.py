@@ -6,11 +6,7 @@ search service is keyed by the settings, so the tests share one state dir to bui
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +14,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from newsindex.settings import Settings
+from tests.integration import demo_index
+from tests.integration.demo_index import demo_case
 
 pytestmark = pytest.mark.integration
 
@@ -31,46 +28,9 @@ SCRIPT_TITLE = "Leeds complete signing of Norwegian defender Sindre Aasland"
 TEST_MODEL = "all-MiniLM-L6-v2"
 
 
-def demo_case() -> tuple[str, str]:
-    """(query, title of its expected article) from the first line of demo_queries.jsonl."""
-    case = json.loads(DEMO_QUERIES.read_text(encoding="utf-8").splitlines()[0])
-    with DEMO_CSV.open(encoding="utf-8", newline="") as f:
-        titles = {row["Link"]: row["Title"] for row in csv.DictReader(f)}
-    return case["query"], titles[case["expected_link"]]
-
-
 def ensure_demo_index(state_dir: Path) -> None:
-    """Make sure keyspace `news` answers the demo query; ingest data/demo_news.csv when it does not."""
-    from newsindex.connect import close
-    from newsindex.errors import SchemaMismatch, StoreUnavailable
-    from newsindex.factory import build_service
-    from newsindex.search import SearchRequest
-
-    query, title = demo_case()
     env = {**os.environ, "NEWS_MODEL": TEST_MODEL, "HF_HUB_OFFLINE": "1", "NEWS_STATE_DIR": str(state_dir)}
-    try:
-        service = build_service(Settings.from_env(env=env))
-    except StoreUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the local Cassandra node is not running: {exc}")
-        pytest.skip(f"no Cassandra node (run `news-search db start`): {exc}")
-    except SchemaMismatch:
-        service = None
-    if service is not None:
-        found = any(r.title == title for r in service.search(SearchRequest(query, k=10)).results)
-        close(service.store.session)
-        if found:
-            return
-    run = subprocess.run(
-        [sys.executable, "-m", "news_search", "ingest", str(DEMO_CSV)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if run.returncode != 0:
-        pytest.fail(f"could not ingest the demo data (exit {run.returncode}):\n{run.stderr[-3000:]}")
+    demo_index.ensure_demo_index(env)
 
 
 @pytest.fixture(scope="module")
