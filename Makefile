@@ -3,22 +3,22 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 NS := .venv/bin/news-search
-DEMO_CSV ?= data/demo_news.csv
+DEMO_CSV ?= data/news_sample.csv
 PORT ?= 8501
 PYTEST_ARGS ?=
 
 .PHONY: help venv demo test test-unit test-integration lint db-start db-stop db-status ingest-demo app \
-        browser-deps bench bench-scale clean
+        browser-deps bench bench-scale clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
 
 venv: .venv/.ready  ## create .venv (shared dependency env cached under ~/.cache/news-search/venvs)
-.venv/.ready: pyproject.toml tools/make_venv.sh tools/depkey.py
+.venv/.ready: pyproject.toml requirements.lock tools/make_venv.sh tools/depkey.py
 	@bash tools/make_venv.sh
 	@touch $@
 
-demo: venv db-start ingest-demo app  ## start the local node, ingest the demo CSV, serve the search page
+demo: venv db-start ingest-demo app  ## start the local node, ingest the real sample (data/news_sample.csv), serve the search page
 
 db-start: venv  ## start the local Cassandra 5.0 node (downloads jars from Maven Central once)
 	@$(NS) db start
@@ -47,9 +47,13 @@ test-unit: venv  ## fast tests: no node, no model
 test-integration: venv db-start  ## integration tests against the running local node
 	@$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
 
-lint: venv  ## what CI would check
-	@$(PY) -m ruff check .
-	@$(PY) -m ruff format --check . || true
+lint: venv  ## what CI checks: ruff lint, ruff format, mypy on the typed packages
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@$(PY) -m mypy newsindex ingest search_app localcassandra news_search
+
+lock:  ## re-resolve requirements.lock from pyproject.toml (uv from PyPI, in a throwaway venv)
+	@bash tools/lock.sh
 
 bench: venv db-start  ## quick benchmarks (minutes); tables go to stdout and bench/results/
 	@$(PY) -m bench quick

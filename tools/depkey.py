@@ -1,35 +1,21 @@
-"""Print the dependency spec of pyproject.toml (--list) or a short hash of it (default).
+"""Print a short hash of the locked dependency set (requirements.lock) and the Python version.
 
 The shared virtualenv is keyed by this hash, so editing code or tool config never reinstalls torch,
-while changing a dependency gets a fresh environment.
+while changing the lock gets a fresh environment. `make lock` regenerates the lock from pyproject.toml.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-import tomllib
 from pathlib import Path
 
-EXTRAS = ("dev", "bench")
-
-
-def requirements(pyproject: Path) -> list[str]:
-    project = tomllib.loads(pyproject.read_text())["project"]
-    reqs = list(project["dependencies"])
-    for extra in EXTRAS:
-        reqs += project.get("optional-dependencies", {}).get(extra, [])
-    return reqs
+LOCK = Path(__file__).resolve().parent.parent / "requirements.lock"
 
 
 def main() -> None:
-    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-    reqs = requirements(pyproject)
-    if "--list" in sys.argv:
-        print("\n".join(reqs))
-        return
-    spec = "\n".join(sorted(reqs)) + f"\npython{sys.version_info.major}.{sys.version_info.minor}"
-    print(hashlib.sha256(spec.encode()).hexdigest()[:16])
+    spec = LOCK.read_bytes() + f"\npython{sys.version_info.major}.{sys.version_info.minor}".encode()
+    print(hashlib.sha256(spec).hexdigest()[:16])
 
 
 if __name__ == "__main__":
