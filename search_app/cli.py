@@ -72,7 +72,7 @@ def search(
         date_from=date_from,
         date_to=date_to,
         sort=sort,  # type: ignore[arg-type]
-        mode=(mode or settings.search_mode),
+        mode=(mode or settings.search_mode),  # type: ignore[arg-type]
         must_contain=must,  # type: ignore[arg-type]
         recency_half_life_days=half_life,
         diversity=diversity,

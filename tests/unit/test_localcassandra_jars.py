@@ -87,5 +87,5 @@ def test_maven_command_copies_runtime_deps_with_our_settings() -> None:
     argv = jars.maven_command("mvn", Path("/c/pom.xml"), Path("/c/s.xml"), Path("/c/tmp"))
     assert argv[:2] == ["mvn", "-B"]
     assert argv[argv.index("-s") : argv.index("-s") + 2] == ["-s", "/c/s.xml"]
-    assert jars.DEPENDENCY_PLUGIN in argv
+    assert f"{jars.DEPENDENCY_PLUGIN}:copy-dependencies" in argv
     assert "-DincludeScope=runtime" in argv and "-DoutputDirectory=/c/tmp" in argv
