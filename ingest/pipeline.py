@@ -23,6 +23,7 @@ from typing import Any
 
 from ingest.chunk import TokenCounter, split_passages
 from ingest.clean import article_id, canonical_link, clean_row
+from ingest.faults import KillSwitch
 from ingest.plan import Plan, Shard, plan_rows
 from ingest.read import read_rows, write_quarantine
 from ingest.records import Article, Passage, Quarantined
@@ -128,6 +129,7 @@ class IngestRun:
         self._done: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._touched_terms: set[str] = set()
+        self._faults = KillSwitch(settings.fault_kill_after)
         profile = encoder.profile
         tokenizer = getattr(encoder, "tokenizer", None)
         self._count_tokens = TokenCounter(tokenizer) if tokenizer is not None else encoder.count_tokens
@@ -307,6 +309,7 @@ class IngestRun:
 
     def _on_write_done(self, pending: _Pending, error: BaseException | None) -> None:
         """Driver I/O thread: count down; the last write of an article hands it back to the main thread."""
+        self._faults.tick("write")
         with self._lock:
             if error is not None and pending.error is None:
                 pending.error = error
@@ -351,6 +354,7 @@ class IngestRun:
                 self.summary.updated += 1
             self.summary.passages += pending.passage_count
         self.progress.update(1)
+        self._faults.tick("article")
 
     def _count_failed(self, article: Article, error: BaseException) -> None:
         with self._lock:

@@ -1,23 +1,36 @@
-"""Integration fixtures: the real local Cassandra node, the real bundled model, a fresh keyspace per test."""
+"""Integration fixtures: the real local Cassandra node, the real model, keyspaces the suite creates itself.
+
+Nothing here reads a keyspace the suite did not create: each test gets a fresh one (dropped afterwards),
+and the search and page tests share one session keyspace holding the test corpus (sample_corpus.py),
+ingested at the start of the session and dropped at its end.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from newsindex.settings import Settings
+from tests.conftest import TEST_MODEL
+from tests.integration import sample_corpus
 
 pytestmark = pytest.mark.integration
 
 
-def _base_env() -> dict[str, str]:
+def base_env(**extra: str) -> dict[str, str]:
+    """The node's NEWS_* settings from the environment (ports), the test model, offline."""
     env = {k: v for k, v in os.environ.items() if k.startswith("NEWS_")}
-    env.setdefault("NEWS_MODEL", "all-MiniLM-L6-v2")
+    env.update({"NEWS_MODEL": TEST_MODEL, **extra})
     return env
+
+
+def new_keyspace(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +39,7 @@ def node_session() -> Iterator[Any]:
     from newsindex.connect import close, connect
     from newsindex.errors import StoreUnavailable
 
-    settings = Settings.from_env(env=_base_env())
+    settings = Settings.from_env(env=base_env())
     try:
         session = connect(settings)
     except StoreUnavailable as exc:
@@ -41,15 +54,14 @@ def node_session() -> Iterator[Any]:
 def encoder() -> Any:
     from newsindex.encoder import load_encoder
 
-    return load_encoder(Settings.from_env(env=_base_env()))
+    return load_encoder(Settings.from_env(env=base_env()))
 
 
 @pytest.fixture
-def settings(node_session: Any, tmp_path: Any) -> Iterator[Settings]:
+def settings(node_session: Any, tmp_path: Path) -> Iterator[Settings]:
     """Settings pointing at a keyspace of this test's own, dropped afterwards."""
-    keyspace = f"t_{uuid.uuid4().hex[:12]}"
-    env = {**_base_env(), "NEWS_KEYSPACE": keyspace, "NEWS_STATE_DIR": str(tmp_path / "state")}
-    yield Settings.from_env(env=env)
+    keyspace = new_keyspace()
+    yield Settings.from_env(env=base_env(NEWS_KEYSPACE=keyspace, NEWS_STATE_DIR=str(tmp_path / "state")))
     node_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
 
 
@@ -60,14 +72,15 @@ def store(settings: Settings, node_session: Any) -> Any:
     return IndexStore(node_session, settings)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _ui_test_keyspace() -> Iterator[None]:
-    """The page tests (AppTest, browser) read settings from the environment like a user would; point
-    them at a keyspace of their own so they never touch a developer's `news` index."""
-    previous = os.environ.get("NEWS_KEYSPACE")
-    os.environ["NEWS_KEYSPACE"] = "news_uitest"
-    yield
-    if previous is None:
-        os.environ.pop("NEWS_KEYSPACE", None)
-    else:
-        os.environ["NEWS_KEYSPACE"] = previous
+@pytest.fixture(scope="session")
+def sample_index(node_session: Any, encoder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A keyspace with the test corpus ingested once per session (search, page and browser tests)."""
+    from ingest.cli import run_ingest
+
+    tmp = tmp_path_factory.mktemp("sample-index")
+    keyspace = new_keyspace("t_sample")
+    settings = Settings.from_env(env=base_env(NEWS_KEYSPACE=keyspace, NEWS_STATE_DIR=str(tmp / "state")))
+    summary = run_ingest(sample_corpus.write_corpus(tmp / "corpus.csv"), settings, encoder=encoder)
+    assert summary.failed == 0 and summary.quarantined == 0, summary.failures
+    yield settings
+    node_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)

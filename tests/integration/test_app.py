@@ -1,12 +1,12 @@
-"""The Streamlit page under `AppTest`, against the real local node and the bundled model.
+"""The Streamlit page under `AppTest`, against the real local node and the real model.
 
-Uses the keyspace `news` holding data/demo_news.csv (ingested here when it is missing). The cached
-search service is keyed by the settings, so the tests share one state dir to build it only once.
+The page reads its settings from the environment like a user's would; the tests point it at the
+session's test-corpus keyspace (never a developer's `news`). The cached search service is keyed by
+the settings, so the tests share one state dir to build it only once.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,37 +14,25 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.integration import demo_index
-from tests.integration.demo_index import demo_case
+from newsindex.settings import Settings
+from tests.conftest import TEST_MODEL
+from tests.integration import sample_corpus
+from tests.integration.sample_corpus import first_case as demo_case
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "search_app" / "app.py")
-DEMO_CSV = REPO / "data" / "demo_news.csv"
-DEMO_QUERIES = REPO / "tests" / "data" / "demo_queries.jsonl"
-SCRIPT_QUERY = "Leeds director of football long-term plan to lower the average age of the squad"
-SCRIPT_TITLE = "Leeds complete signing of Norwegian defender Sindre Aasland"
-TEST_MODEL = "all-MiniLM-L6-v2"
-
-
-def ensure_demo_index(state_dir: Path) -> None:
-    env = {**os.environ, "NEWS_MODEL": TEST_MODEL, "HF_HUB_OFFLINE": "1", "NEWS_STATE_DIR": str(state_dir)}
-    demo_index.ensure_demo_index(env)
-
-
-@pytest.fixture(scope="module")
-def shared_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state_dir = tmp_path_factory.mktemp("app-state")
-    ensure_demo_index(state_dir)
-    return state_dir
+SCRIPT_QUERY = sample_corpus.SCRIPT_QUERY
+SCRIPT_TITLE = "Harbour City complete signing of Norwegian defender Sindre Aasland"
 
 
 @pytest.fixture(autouse=True)
-def _app_env(_isolated_env: None, monkeypatch: pytest.MonkeyPatch, shared_state_dir: Path) -> None:
-    monkeypatch.setenv("NEWS_STATE_DIR", str(shared_state_dir))
+def _app_env(_isolated_env: None, monkeypatch: pytest.MonkeyPatch, sample_index: Settings) -> None:
+    monkeypatch.setenv("NEWS_STATE_DIR", str(sample_index.state_dir))
     monkeypatch.setenv("NEWS_MODEL", TEST_MODEL)
-    for name in ("NEWS_CASSANDRA_PORT", "NEWS_PASSAGE_PREFIX", "NEWS_QUERY_PREFIX", "NEWS_KEYSPACE"):
+    monkeypatch.setenv("NEWS_KEYSPACE", sample_index.keyspace)
+    for name in ("NEWS_PASSAGE_PREFIX", "NEWS_QUERY_PREFIX"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -141,13 +129,13 @@ def test_date_range_that_excludes_everything_shows_the_no_result_state() -> None
 
 
 def test_must_contain_filter_in_the_sidebar_narrows_results_and_goes_into_the_url() -> None:
-    query, title = demo_case()
-    at = submit(new_app().run(), query)
-    at.sidebar.text_input(key="must").input("Vandersteen").run()
+    at = submit(new_app().run(), "a striker's surprise transfer")
+    assert len(cards(at)) == 10
+    at.sidebar.text_input(key="must").input(sample_corpus.RARE_NAME).run()
     assert not at.exception
     found = cards(at)
-    assert len(found) == 1 and title in found[0]
-    assert "Vandersteen" in str(at.query_params["must"])
+    assert len(found) == 1 and sample_corpus.RARE_NAME in found[0]
+    assert sample_corpus.RARE_NAME in str(at.query_params["must"])
 
 
 def test_similar_articles_button_shows_more_like_this_and_back_returns() -> None:
@@ -211,7 +199,7 @@ def test_unreachable_database_shows_a_friendly_error(
 def test_index_built_with_another_model_setup_refuses_to_search(
     monkeypatch: pytest.MonkeyPatch, fresh_service_cache: None
 ) -> None:
-    monkeypatch.setenv("NEWS_PASSAGE_PREFIX", "passage: ")
+    monkeypatch.setenv("NEWS_PASSAGE_PREFIX", "document: ")
     query, _ = demo_case()
     at = new_app()
     at.query_params["q"] = query

@@ -20,18 +20,18 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.integration.demo_index import demo_case, ensure_demo_index
+from newsindex.settings import Settings
+from tests.conftest import TEST_MODEL
+from tests.integration import sample_corpus
+from tests.integration.sample_corpus import first_case as demo_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "test-output" / "screenshots"
-DEMO_CSV = REPO / "data" / "demo_news.csv"
-DEMO_QUERIES = REPO / "tests" / "data" / "demo_queries.jsonl"
-SCRIPT_QUERY = "Leeds director of football long-term plan to lower the average age of the squad"
-SCRIPT_TITLE = "Leeds complete signing of Norwegian defender Sindre Aasland"
-TEST_MODEL = "all-MiniLM-L6-v2"
+SCRIPT_QUERY = sample_corpus.SCRIPT_QUERY
+SCRIPT_TITLE = "Harbour City complete signing of Norwegian defender Sindre Aasland"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -67,8 +67,8 @@ def _wait_until_serving(base: str, process: subprocess.Popen[bytes], log_path: P
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of `streamlit run search_app/app.py` on a free port; stopped after the module."""
+def server(tmp_path_factory: pytest.TempPathFactory, sample_index: Settings) -> Iterator[str]:
+    """Base URL of `streamlit run search_app/app.py` over the test corpus, on a free port; stopped after the module."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
@@ -79,9 +79,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "NEWS_STATE_DIR": str(tmp / "state"),
+        "NEWS_KEYSPACE": sample_index.keyspace,
         "PYTHONUNBUFFERED": "1",
     }
-    ensure_demo_index(env)
     port = _free_port()
     log_path = tmp / "streamlit.log"
     command = [

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,22 +14,15 @@ from click.testing import CliRunner
 
 from ingest.cli import ingest, run_ingest
 from newsindex.errors import SchemaMismatch
+from tests.integration.sample_corpus import real_rows
+from tests.integration.sample_corpus import write_csv as _write
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "data" / "demo_news.csv"
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["Title", "Date", "Link", "Content"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+def _rows() -> list[dict[str, str]]:
+    """Real articles (every 10th of data/news_sample.csv), newest first."""
+    return real_rows()
 
 
 def _table_state(store) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
@@ -56,13 +47,13 @@ def _assert_consistent(store, expected_articles: int) -> None:
 
 
 def test_first_ingest_writes_every_article_and_counts_reconcile(settings, store, encoder, tmp_path) -> None:
-    rows = _rows(DEMO)[:12]
+    rows = _rows()[:12]
     rows += [
         dict(rows[0]),
         {
             "Title": "Broken",
             "Date": "not a date",
-            "Link": "https://www.90min.com/posts/x",
+            "Link": "https://example.org/fictional/broken-date",
             "Content": "Some text here.",
         },
     ]
@@ -76,7 +67,7 @@ def test_first_ingest_writes_every_article_and_counts_reconcile(settings, store,
 
 
 def test_rerun_changes_nothing_and_skips_encoding(settings, store, encoder, tmp_path) -> None:
-    path = _write(tmp_path / "in.csv", _rows(DEMO)[:10])
+    path = _write(tmp_path / "in.csv", _rows()[:10])
     first = run_ingest(path, settings, encoder=encoder)
     second = run_ingest(path, settings, encoder=encoder)
     assert (second.new, second.updated, second.unchanged, second.passages) == (0, 0, 10, 0)
@@ -85,7 +76,7 @@ def test_rerun_changes_nothing_and_skips_encoding(settings, store, encoder, tmp_
 
 
 def test_edited_article_is_replaced_without_orphans(settings, store, encoder, tmp_path) -> None:
-    rows = _rows(DEMO)
+    rows = _rows()
     long_index = max(range(len(rows)), key=lambda i: len(rows[i]["Content"]))
     chosen = [rows[long_index], rows[0]]
     run_ingest(_write(tmp_path / "v1.csv", chosen), settings, encoder=encoder)
@@ -100,10 +91,10 @@ def test_edited_article_is_replaced_without_orphans(settings, store, encoder, tm
 
 
 def test_ingest_with_another_model_is_refused(settings, store, encoder, tmp_path) -> None:
-    path = _write(tmp_path / "in.csv", _rows(DEMO)[:2])
+    path = _write(tmp_path / "in.csv", _rows()[:2])
     run_ingest(path, settings, encoder=encoder)
     with pytest.raises(SchemaMismatch, match="different model"):
-        run_ingest(path, settings.with_(passage_prefix="passage: "), encoder=None)
+        run_ingest(path, settings.with_(passage_prefix="document: "), encoder=None)
 
 
 def test_cli_json_summary_and_exit_codes(settings, tmp_path, monkeypatch) -> None:
@@ -113,7 +104,7 @@ def test_cli_json_summary_and_exit_codes(settings, tmp_path, monkeypatch) -> Non
     bad.write_text("Headline,When,Url,Body\nx,y,z,w\n")
     result = CliRunner().invoke(ingest, [str(bad)])
     assert result.exit_code == 2 and "header" in result.output.lower()
-    good = _write(tmp_path / "in.csv", _rows(DEMO)[:3])
+    good = _write(tmp_path / "in.csv", _rows()[:3])
     result = CliRunner().invoke(ingest, [str(good), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -136,7 +127,7 @@ def test_cli_json_summary_and_exit_codes(settings, tmp_path, monkeypatch) -> Non
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_exactly_the_expected_state(settings, store, tmp_path) -> None:
-    rows = _rows(DEMO)
+    rows = _rows()[:30]
     path = _write(tmp_path / "in.csv", rows)
     env = {
         **os.environ,
@@ -145,26 +136,16 @@ def test_killed_run_resumes_to_exactly_the_expected_state(settings, store, tmp_p
         "NEWS_READ_CHUNK_ROWS": "3",
         "NEWS_ENCODE_BATCH_SIZE": "4",
     }
-    proc = subprocess.Popen(
+    killed = subprocess.run(
         [sys.executable, "-m", "ingest", str(path)],
-        env=env,
+        env={**env, "NEWS_FAULT_KILL_AFTER": "article:5"},  # SIGKILL right after the 5th article row is acknowledged
         cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    deadline = time.monotonic() + 180
-    killed_after = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            killed_after = store.count("articles")
-        except Exception:  # table not created yet
-            killed_after = 0
-        if killed_after >= 3:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.2)
-    proc.wait(timeout=60)
-    assert 3 <= killed_after < len(rows), "the run finished before it could be killed; make the windows smaller"
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert 5 <= store.count("articles") < len(rows)
     resumed = subprocess.run(
         [sys.executable, "-m", "ingest", str(path), "--json"],
         env=env,
@@ -175,5 +156,5 @@ def test_killed_run_resumes_to_exactly_the_expected_state(settings, store, tmp_p
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
-    assert summary["unchanged"] >= 3 and summary["new"] + summary["unchanged"] == len(rows)
+    assert summary["unchanged"] >= 5 and summary["new"] + summary["unchanged"] == len(rows)
     _assert_consistent(store, len(rows))

@@ -18,8 +18,8 @@ def _csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
 
 
 def test_document_frequencies_follow_inserts_and_updates(settings, store, encoder, tmp_path) -> None:
-    a = ("Zorbalov joins Ajax", "Aug 1, 2023", "https://www.90min.com/posts/a", "Zorbalov signs for Ajax today.")
-    b = ("Ajax sign keeper", "Aug 2, 2023", "https://www.90min.com/posts/b", "Ajax have a new goalkeeper.")
+    a = ("Zorbalov joins Ajax", "Aug 1, 2023", "https://example.org/fictional/a", "Zorbalov signs for Ajax today.")
+    b = ("Ajax sign keeper", "Aug 2, 2023", "https://example.org/fictional/b", "Ajax have a new goalkeeper.")
     run_ingest(_csv(tmp_path / "v1.csv", [a, b]), settings, encoder=encoder)
     assert read_dfs(store, ["ajax", "zorbalov", "goalkeeper"]) == {"ajax": 2, "zorbalov": 1, "goalkeeper": 1}
     assert read_corpus_stats(store).articles == 2

@@ -63,8 +63,8 @@ def test_index_uses_dot_product_similarity(settings, store, encoder) -> None:
 def test_manifest_refuses_another_model(settings, store, encoder) -> None:
     ensure_schema(store.session, settings, encoder.profile)
     assert read_manifest(store.session, settings).model == encoder.profile.name
-    other = ModelProfile("intfloat/e5-small-v2", "query: ", "passage: ", 512, 384)
+    other = ModelProfile("all-MiniLM-L6-v2", "", "", 256, 384)
     with pytest.raises(SchemaMismatch, match="--recreate"):
         ensure_schema(store.session, settings, other)
     ensure_schema(store.session, settings, other, recreate=True)
-    assert read_manifest(store.session, settings).model == "intfloat/e5-small-v2"
+    assert read_manifest(store.session, settings).model == "all-MiniLM-L6-v2"

@@ -22,7 +22,7 @@ def _result(**changes: object) -> ArticleResult:
         "article_id": "abc123",
         "title": "Chelsea agree fee with Southampton",
         "date": dt.date(2023, 8, 15),
-        "link": "https://www.90min.com/posts/chelsea-agree-fee",
+        "link": "https://example.org/fictional/chelsea-agree-fee",
         "score": 0.0325,
         "passage": "Chelsea have agreed a fee.",
         "snippet": "Chelsea have agreed a fee.",
@@ -211,7 +211,7 @@ def test_must_contain_text_is_parsed_into_words(text: str, words: tuple[str, ...
 # --- rendering ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "url",
-    ["https://www.90min.com/posts/x", "http://example.com", "HTTPS://EXAMPLE.COM/a?b=c&d=e"],
+    ["https://example.org/fictional/x", "http://example.com", "HTTPS://EXAMPLE.COM/a?b=c&d=e"],
 )
 def test_http_links_are_kept(url: str) -> None:
     assert ps.safe_url(url) == url
@@ -238,7 +238,9 @@ def test_other_links_are_refused(url: str) -> None:
 
 def test_card_shows_title_link_date_score_and_highlighted_snippet() -> None:
     card = ps.card_html(_result(), 1)
-    assert '<a href="https://www.90min.com/posts/chelsea-agree-fee" target="_blank" rel="noopener noreferrer">' in card
+    assert (
+        '<a href="https://example.org/fictional/chelsea-agree-fee" target="_blank" rel="noopener noreferrer">' in card
+    )
     assert "Chelsea agree fee with Southampton</a>" in card
     assert "15 Aug 2023" in card
     assert "score 0.0325" in card

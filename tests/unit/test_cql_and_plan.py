@@ -47,9 +47,9 @@ def row(line: int, link: str) -> RawRow:
 
 def test_plan_keeps_the_last_copy_of_a_duplicate_link() -> None:
     rows = [
-        row(2, "https://www.90min.com/posts/a"),
-        row(3, "https://www.90min.com/posts/b"),
-        row(4, "http://www.90min.com/posts/a/"),
+        row(2, "https://example.org/fictional/a"),
+        row(3, "https://example.org/fictional/b"),
+        row(4, "http://example.org/fictional/a/"),
         Quarantined(5, "bad", ""),
     ]
     plan = plan_rows(rows, Shard())
@@ -57,13 +57,13 @@ def test_plan_keeps_the_last_copy_of_a_duplicate_link() -> None:
 
 
 def test_shards_partition_the_articles() -> None:
-    rows = [row(i, f"https://www.90min.com/posts/{i}") for i in range(2, 60)]
+    rows = [row(i, f"https://example.org/fictional/{i}") for i in range(2, 60)]
     parts = [set(plan_rows(rows, Shard(i, 3)).winners) for i in range(3)]
     assert sum(len(p) for p in parts) == 58 and not (parts[0] & parts[1] or parts[1] & parts[2])
 
 
 def test_limit_caps_distinct_articles() -> None:
-    rows = [row(i, f"https://www.90min.com/posts/{i}") for i in range(2, 12)]
+    rows = [row(i, f"https://example.org/fictional/{i}") for i in range(2, 12)]
     assert len(plan_rows(rows, Shard(), limit=4).winners) == 4
 
 
