@@ -1,37 +1,41 @@
-"""Wire the stages: read -> clean -> classify -> chunk -> encode -> write, with honest counts.
+"""Wire the stages: read -> clean -> classify -> chunk -> encode -> write -> verify, with honest counts.
 
-Write order per article makes every run resumable: passages (upserts, deterministic keys) and
-postings first, the leftover tail of an updated article deleted, and the article row - holding the
-content hash - last, once everything before it is acknowledged. A run killed at any point leaves
-articles either complete or without a current hash, and the next run redoes exactly those.
+Write order per article makes every run resumable and exact (see ingest/writeplan.py): an intent
+record first, then passages and postings, then the commit; a run killed at any point leaves articles
+either committed or carrying an intent, and the next run redoes exactly those and removes whatever
+stale rows they may have left. At the end, the run reads back what it committed (newsindex.verify)
+and redoes any article whose rows are not all there; then it recounts the BM25 statistics.
 
 Encoding and writing overlap: the driver sends a window's writes from its own I/O thread while this
-thread reads, cleans and encodes the next window; `BoundedWriter` caps what is in flight.
+thread reads, cleans and encodes the next window; `BoundedWriter` caps what is in flight, and stops
+the run with exit code 2 when the database stays away longer than NEWS_DB_OUTAGE_WAIT_S.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.chunk import TokenCounter, split_passages
+from ingest.chunk import TokenCounter
 from ingest.clean import article_id, canonical_link, clean_row
 from ingest.faults import KillSwitch
 from ingest.plan import Plan, Shard, plan_rows
 from ingest.read import read_rows, write_quarantine
-from ingest.records import Article, Passage, Quarantined
+from ingest.records import Article, Quarantined
+from ingest.windows import WindowWriter
+from ingest.writeplan import ArticleWrite, passage_input
 from newsindex.encoder import Embedder
-from newsindex.lexical import refresh_statistics
+from newsindex.postings import Postings
 from newsindex.settings import Settings
-from newsindex.store import BoundedWriter, IndexStore, StoredArticle
-from newsindex.text import term_counts, terms_of
+from newsindex.store import IndexStore
+from newsindex.verify import invalidate, verify
+from newsindex.writer import BoundedWriter
+
+__all__ = ["IngestRun", "Progress", "Summary", "passage_input"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,11 @@ class Summary:
     write_wait_seconds: float = 0.0
     stats_seconds: float = 0.0
     write_retries: int = 0
+    failed_writes: int = 0
+    outage_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    repaired: int = 0
+    stats_mode: str = ""
     articles_per_s: float = 0.0
     passages_per_s: float = 0.0
     quarantine_file: str | None = None
@@ -75,23 +84,13 @@ class Summary:
             "write_seconds",
             "write_wait_seconds",
             "stats_seconds",
+            "verify_seconds",
+            "outage_seconds",
             "articles_per_s",
             "passages_per_s",
         ):
             data[key] = round(data[key], 3)
         return data
-
-
-@dataclass
-class _Pending:
-    """An article whose passage writes are in flight."""
-
-    article: Article
-    stored: StoredArticle | None
-    passage_count: int
-    term_freqs: dict[str, int]
-    remaining: int
-    error: BaseException | None = None
 
 
 @dataclass
@@ -125,20 +124,33 @@ class IngestRun:
         self.quarantine_path = quarantine_path
         self.progress = progress or Progress()
         self.summary = Summary()
-        self.writer = BoundedWriter(store.session, settings.write_concurrency, settings.write_retries)
-        self._done: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._touched_terms: set[str] = set()
-        self._faults = KillSwitch(settings.fault_kill_after)
+        self.writer = BoundedWriter(
+            store.session, settings.write_concurrency, settings.write_retries, outage_wait_s=settings.db_outage_wait_s
+        )
+        self.postings = Postings(store, settings.lexical_buckets)
         profile = encoder.profile
         tokenizer = getattr(encoder, "tokenizer", None)
-        self._count_tokens = TokenCounter(tokenizer) if tokenizer is not None else encoder.count_tokens
+        count_tokens = TokenCounter(tokenizer) if tokenizer is not None else encoder.count_tokens
         max_tokens = settings.passage_max_tokens or profile.max_tokens
-        self._budget_base = (
+        budget_base = (
             min(max_tokens, profile.max_tokens)
             - _special_tokens(encoder)
             - encoder.count_tokens(profile.passage_prefix)
         )
+        self.windows = WindowWriter(
+            store,
+            self.postings,
+            self.writer,
+            encoder,
+            count_tokens,
+            lambda article: budget_base - count_tokens(article.title + "\n"),
+            settings.passage_overlap_tokens,
+            self._on_committed,
+            self._on_failed,
+            KillSwitch(settings.fault_kill_after),
+        )
+        self._counted: dict[str, str] = {}  # article id -> "new" / "updated", as first counted
+        self._only: set[str] | None = None  # the articles a repair pass redoes
 
     # --- the run --------------------------------------------------------------------------------
     def run(self, path: Path) -> Summary:
@@ -150,35 +162,59 @@ class IngestRun:
         )
         self.summary.duplicates = plan.duplicates
         self.progress.total = len(plan.winners)
+        self._write_all(self._articles(path, plan))
+        self.windows.drain()
+        if self.settings.verify_after_ingest:
+            self._verify_and_repair(path, plan)
+        stats_started = time.perf_counter()
+        if self.windows.touched_terms or self.summary.new or self.summary.updated:
+            refreshed = self.postings.refresh_statistics(sorted(self.windows.touched_terms))
+            self.summary.stats_mode = str(refreshed["mode"])
+        self.summary.stats_seconds = time.perf_counter() - stats_started
+        self.progress.close()
+        s = self.summary
+        s.encode_seconds = self.windows.encode_seconds
+        s.write_wait_seconds = self.windows.wait_seconds
+        s.write_seconds = self.writer.busy_seconds
+        s.write_retries = self.writer.retried
+        s.failed_writes = len(self.writer.failed)
+        s.outage_seconds = sum(self.writer.outages)
+        s.seconds = time.perf_counter() - started
+        s.articles_per_s = (s.new + s.updated) / s.seconds if s.seconds else 0.0
+        s.passages_per_s = s.passages / s.seconds if s.seconds else 0.0
+        return s
+
+    def _write_all(self, articles: Iterator[Article]) -> None:
         window: list[Article] = []
-        for item in self._articles(path, plan):
+        for item in articles:
             window.append(item)
             if len(window) >= self.settings.read_chunk_rows:
                 self._process_window(window)
                 window = []
         if window:
             self._process_window(window)
-        wait_started = time.perf_counter()
-        self.writer.flush()
-        self._finalise_ready()
-        self.writer.flush()
-        self._finalise_ready()
-        self.summary.write_wait_seconds += time.perf_counter() - wait_started
-        stats_started = time.perf_counter()
-        if self._touched_terms or self.summary.new or self.summary.updated:
-            refresh_statistics(self.store, sorted(self._touched_terms))
-        self.summary.stats_seconds = time.perf_counter() - stats_started
-        self.progress.close()
-        s = self.summary
-        s.write_seconds = self.writer.busy_seconds
-        s.write_retries = self.writer.retried
-        s.seconds = time.perf_counter() - started
-        s.articles_per_s = (s.new + s.updated) / s.seconds if s.seconds else 0.0
-        s.passages_per_s = s.passages / s.seconds if s.seconds else 0.0
-        return s
 
-    def _articles(self, path: Path, plan: Plan) -> Iterator[Article]:
+    def _verify_and_repair(self, path: Path, plan: Plan) -> None:
+        """Read back what this run committed; redo (once) every article whose rows are not all there."""
+        started = time.perf_counter()
+        report = verify(self.store, self.postings, list(self.windows.committed_ids))
+        if not report.ok:
+            for aid, problem in list(report.problems.items())[:10]:
+                log.warning("verify: article %s: %s; redoing it", aid, problem)
+            invalidate(self.store, list(report.problems))
+            self._only = set(report.problems)
+            self._write_all(self._articles(path, plan, count=False))
+            self.windows.drain()
+            again = verify(self.store, self.postings, list(report.problems))
+            for aid, problem in again.problems.items():
+                self._move_to_failed(aid, f"still incomplete after a repair: {problem}")
+        self.summary.verify_seconds = time.perf_counter() - started
+
+    def _articles(self, path: Path, plan: Plan, count: bool = True) -> Iterator[Article]:
         """Pass two: cleaned articles of this shard, winners only; everything else is counted."""
+        if not count:  # a repair pass: the rows were counted by the first pass
+            yield from self._repair_articles(path, plan)
+            return
         s = self.summary
         quarantined: list[Quarantined] = []
         for row in read_rows(path, self.settings.read_chunk_rows, self.settings.max_article_chars):
@@ -223,151 +259,61 @@ class IngestRun:
         write_quarantine(self.quarantine_path, items)
         self.summary.quarantine_file = str(self.quarantine_path)
 
-    def _process_window(self, articles: list[Article]) -> None:
-        """Classify a window, encode its new and changed articles in one call, queue their writes."""
-        self._finalise_ready()
-        stored = self.store.stored_articles(a.article_id for a in articles)
-        to_write: list[tuple[Article, StoredArticle | None]] = []
-        for article in articles:
-            previous = stored.get(article.article_id)
-            if previous is not None and previous.content_hash == article.content_hash:
-                self.summary.unchanged += 1
-            else:
-                to_write.append((article, previous))
-        unchanged = len(articles) - len(to_write)
-        if unchanged:
-            self.progress.update(unchanged)
-        if not to_write:
-            return
-        passages: list[tuple[Article, Passage]] = []
-        for article, _ in to_write:
-            budget = self._budget_base - self._count_tokens(article.title + "\n")
-            for passage in split_passages(article, self._count_tokens, budget, self.settings.passage_overlap_tokens):
-                passages.append((article, passage))
-        encode_started = time.perf_counter()
-        vectors = self.encoder.encode_passages([passage_input(a, p) for a, p in passages])
-        self.summary.encode_seconds += time.perf_counter() - encode_started
-        self._submit(to_write, passages, vectors)
-
-    def _submit(
-        self,
-        to_write: list[tuple[Article, StoredArticle | None]],
-        passages: list[tuple[Article, Passage]],
-        vectors: Any,
-    ) -> None:
-        by_article: dict[str, list[int]] = {}
-        for index, (article, _passage) in enumerate(passages):
-            by_article.setdefault(article.article_id, []).append(index)
-        insert_passage = self.store.insert_passage_stmt()
-        insert_posting = self.store.insert_posting_stmt()
-        delete_posting = self.store.delete_posting_stmt()
-        delete_tail = self.store.delete_passages_from_stmt()
-        for article, previous in to_write:
-            indexes = by_article.get(article.article_id, [])
-            freqs = dict(term_counts(article.title + "\n" + article.content))
-            old_terms = previous.terms if previous else frozenset()
-            added = [t for t in freqs if t not in old_terms]
-            removed = [t for t in old_terms if t not in freqs]
-            with self._lock:
-                self._touched_terms.update(added)
-                self._touched_terms.update(removed)
-            pending = _Pending(
-                article,
-                previous,
-                len(indexes),
-                freqs,
-                remaining=len(indexes) + len(added) + len(removed) + (1 if previous else 0),
-            )
-            if pending.remaining == 0:
-                self._done.put(pending)
+    def _repair_articles(self, path: Path, plan: Plan) -> Iterator[Article]:
+        for row in read_rows(path, self.settings.read_chunk_rows, self.settings.max_article_chars):
+            if isinstance(row, Quarantined) or not row.link.strip():
                 continue
-            title_terms = terms_of(article.title)
-            for index in indexes:
-                _, passage = passages[index]
-                params = (
-                    article.article_id,
-                    passage.chunk_no,
-                    article.title,
-                    article.link,
-                    article.published,
-                    passage.text,
-                    title_terms | terms_of(passage.text),
-                    IndexStore.vector_param(vectors[index]),
-                )
-                self._send(insert_passage, params, pending)
-            for term in added:
-                self._send(insert_posting, (term, article.article_id), pending)
-            for term in removed:
-                self._send(delete_posting, (term, article.article_id), pending)
-            if previous is not None:
-                self._send(delete_tail, (article.article_id, len(indexes)), pending)
-
-    def _send(self, statement: Any, params: tuple[Any, ...], pending: _Pending) -> None:
-        wait_started = time.perf_counter()
-        self.writer.submit(statement, params, pending, self._on_write_done)
-        self.summary.write_wait_seconds += time.perf_counter() - wait_started
-
-    def _on_write_done(self, pending: _Pending, error: BaseException | None) -> None:
-        """Driver I/O thread: count down; the last write of an article hands it back to the main thread."""
-        self._faults.tick("write")
-        with self._lock:
-            if error is not None and pending.error is None:
-                pending.error = error
-            pending.remaining -= 1
-            last = pending.remaining == 0
-        if last:
-            self._done.put(pending)
-
-    def _finalise_ready(self) -> None:
-        """Main thread: write the article row of every article whose passages are all acknowledged."""
-        insert_article = self.store.insert_article_stmt()
-        while True:
             try:
-                pending = self._done.get_nowait()
-            except queue.Empty:
-                return
-            article = pending.article
-            if pending.error is not None:
-                self._count_failed(article, pending.error)
+                ident = article_id(canonical_link(row.link))
+            except ValueError:
                 continue
-            params = (
-                article.article_id,
-                article.link,
-                article.title,
-                article.published,
-                article.content_hash,
-                pending.passage_count,
-                sum(pending.term_freqs.values()),
-                pending.term_freqs,
-                dt.datetime.now(dt.UTC),
-            )
-            self.writer.submit(insert_article, params, pending, self._on_article_written)
+            if self._only and ident in self._only and plan.winners.get(ident) == row.line:
+                cleaned = clean_row(row, self.settings.max_article_chars)
+                if isinstance(cleaned, Article):
+                    yield cleaned
 
-    def _on_article_written(self, pending: _Pending, error: BaseException | None) -> None:
-        if error is not None:
-            self._count_failed(pending.article, error)
+    def _process_window(self, articles: list[Article]) -> None:
+        """Classify a window; write its new and changed articles (encoded in one call)."""
+        to_write, unchanged = self.windows.classify(articles)
+        if self._only is None:
+            self.summary.unchanged += unchanged
+            if unchanged:
+                self.progress.update(unchanged)
+        if to_write:
+            self.windows.write(to_write)
+
+    def _on_committed(self, write: ArticleWrite) -> None:
+        aid = write.article.article_id
+        if self._only is not None:  # a repair: counted already
+            self.summary.repaired += 1
             return
-        with self._lock:
-            if pending.stored is None:
-                self.summary.new += 1
-            else:
-                self.summary.updated += 1
-            self.summary.passages += pending.passage_count
-        self.progress.update(1)
-        self._faults.tick("article")
-
-    def _count_failed(self, article: Article, error: BaseException) -> None:
-        with self._lock:
-            self.summary.failed += 1
-            self.summary.failures.append(
-                f"line {article.source_line} ({article.link}): {type(error).__name__}: {error}"
-            )
+        kind = "new" if write.stored is None or write.stored.committed is None else "updated"
+        self._counted[aid] = kind
+        if kind == "new":
+            self.summary.new += 1
+        else:
+            self.summary.updated += 1
+        self.summary.passages += write.passage_count
         self.progress.update(1)
 
+    def _on_failed(self, article: Article, error: BaseException) -> None:
+        if self._only is not None:
+            self._move_to_failed(article.article_id, f"{type(error).__name__}: {error}")
+            return
+        self.summary.failed += 1
+        self.summary.failures.append(f"line {article.source_line} ({article.link}): {type(error).__name__}: {error}")
+        self.progress.update(1)
 
-def passage_input(article: Article, passage: Passage) -> str:
-    """What the encoder sees for a passage (before the model's passage prefix): title as context."""
-    return f"{article.title}\n{passage.text}"
+    def _move_to_failed(self, aid: str, reason: str) -> None:
+        kind = self._counted.pop(aid, None)
+        if kind == "new":
+            self.summary.new -= 1
+        elif kind == "updated":
+            self.summary.updated -= 1
+        else:
+            return
+        self.summary.failed += 1
+        self.summary.failures.append(f"article {aid}: {reason}")
 
 
 def _special_tokens(encoder: Embedder) -> int:

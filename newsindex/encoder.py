@@ -43,6 +43,8 @@ class Embedder(Protocol):
 
     def encode_query(self, text: str) -> np.ndarray: ...
 
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
     def count_tokens(self, text: str) -> int: ...
 
 
@@ -78,17 +80,12 @@ class Encoder:
         return self._encode([self.profile.passage_prefix + t for t in texts])
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One short text on a single torch thread: faster than two threads fighting over a busy CPU
-        (docs/BENCHMARKS.md, query encoding: bf16 median 15 ms on 1 thread vs 71 ms on 2), and
-        concurrent page sessions then run side by side instead of oversubscribing the cores."""
-        import torch
+        """One query with the query prefix. Concurrent searches share `newsindex.query_encoder.QueryEncoder`."""
+        return self.encode_queries([text])[0]
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self._encode([self.profile.query_prefix + text])[0]
-        finally:
-            torch.set_num_threads(threads)
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Several queries in one forward pass (the query encoder's micro-batches)."""
+        return self._encode([self.profile.query_prefix + t for t in texts])
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text`, without the [CLS]/[SEP] the model adds."""

@@ -8,7 +8,7 @@ from newsindex.connect import connect
 from newsindex.encoder import Embedder, load_encoder
 from newsindex.profiles import canonical_model_name
 from newsindex.schema import read_manifest, require_index
-from newsindex.search import SearchService
+from newsindex.search import SearchService, Tuning
 from newsindex.settings import Settings
 from newsindex.store import IndexStore
 
@@ -44,6 +44,12 @@ def build_service(settings: Settings, encoder: Embedder | None = None) -> Search
     except Exception:
         session.cluster.shutdown()
         raise
+    tuning = Tuning(settings.search_candidates, settings.lexical_candidates, settings.lexical_max_postings)
     return SearchService(
-        IndexStore(session, settings), encoder, settings.search_candidates, manifest=manifest, notice=notice
+        IndexStore(session, settings),
+        encoder,
+        tuning,
+        manifest=manifest,
+        notice=notice,
+        query_threads=settings.query_threads,
     )

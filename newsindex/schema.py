@@ -1,14 +1,18 @@
 """The index's schema and its manifest.
 
 Tables (all in one keyspace):
-- articles: one row per article, written *after* its passages, so a present row with the current
-  content hash means "fully ingested" (what makes ingestion resumable).
+- articles: one row per article. Its committed columns (content_hash, passage_count, doc_len,
+  term_freqs) are written *last*, once the article's passages and postings are acknowledged, so a row
+  with the current content hash means "fully ingested" (what makes ingestion resumable). Before any
+  of those writes, the `pending_*` columns record what is about to be written, so a run killed at any
+  point leaves a record of every row it may have written, and the next run removes what is stale.
 - passages: partition = article, clustering = passage number, so replacing or deleting an article's
-  passages is one partition operation and never leaves orphans. SAI indexes on the vector
-  (dot_product: vectors are unit length), on the publication date (date filters inside the ANN
-  query) and on the set of normalised terms (`CONTAINS` keyword constraints).
-- term_postings / corpus_stats: the lexical statistics behind BM25 (see newsindex.lexical).
-- index_manifest: the model, dimension, similarity and prefixes the vectors were made with.
+  passages is one partition operation. SAI indexes on the vector (dot_product: vectors are unit
+  length), on the publication date (date filters inside the ANN query) and on the set of normalised
+  terms (`CONTAINS` keyword constraints).
+- postings, postings_df, corpus_stats: the lexical index behind BM25 (see newsindex.lexical).
+- index_manifest: the model, dimension, similarity and prefixes the vectors were made with, and the
+  lexical layout (bucket count, reference length) the postings were written with.
 
 DDL is built as plain strings by pure functions, so the unit tests can read them.
 """
@@ -20,11 +24,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from newsindex.errors import SchemaMismatch
+from newsindex.lexical import REFERENCE_AVG_LEN
 from newsindex.profiles import ModelProfile
 from newsindex.settings import Settings
 
 SIMILARITY = "dot_product"
 MANIFEST_KEY = "index"
+SCHEMA_VERSION = 2  # 2: bucketed, impact-ordered postings and pending_* intent columns (1: term_postings)
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,21 @@ class Manifest:
     query_prefix: str
     passage_prefix: str
     schema_version: int = 1
+    lexical_buckets: int = 0
+    reference_avg_len: float = 0.0
 
     @classmethod
-    def for_profile(cls, profile: ModelProfile) -> Manifest:
-        return cls(profile.name, profile.dimension, SIMILARITY, profile.query_prefix, profile.passage_prefix)
+    def for_profile(cls, profile: ModelProfile, lexical_buckets: int = 256) -> Manifest:
+        return cls(
+            profile.name,
+            profile.dimension,
+            SIMILARITY,
+            profile.query_prefix,
+            profile.passage_prefix,
+            SCHEMA_VERSION,
+            lexical_buckets,
+            REFERENCE_AVG_LEN,
+        )
 
     def differences(self, other: Manifest) -> list[str]:
         mine, theirs = asdict(self), asdict(other)
@@ -52,19 +69,21 @@ def keyspace_cql(settings: Settings) -> str:
 def table_cql(settings: Settings, dimension: int) -> list[str]:
     """CREATE TABLE / INDEX statements, in the order they must run."""
     ks, art, pas = settings.keyspace, settings.articles_table, settings.passages_table
-    terms, man = settings.terms_table, settings.manifest_table
+    post, man = settings.postings_table, settings.manifest_table
     return [
         f"CREATE TABLE IF NOT EXISTS {ks}.{man} (key text PRIMARY KEY, manifest text, created_at timestamp)",
         f"CREATE TABLE IF NOT EXISTS {ks}.{art} ("
         " article_id text PRIMARY KEY, link text, title text, published date,"
-        " content_hash text, passage_count int, doc_len int, term_freqs map<text, int>,"
-        " ingested_at timestamp)",
+        " content_hash text, passage_count int, doc_len int, term_freqs map<text, int>, ingested_at timestamp,"
+        " pending_hash text, pending_passages int, pending_doc_len int, pending_terms map<text, int>)",
         f"CREATE TABLE IF NOT EXISTS {ks}.{pas} ("
         " article_id text, chunk_no int, title text, link text, published date, body text,"
         f" terms set<text>, vector vector<float, {dimension}>,"
         " PRIMARY KEY ((article_id), chunk_no))",
-        f"CREATE TABLE IF NOT EXISTS {ks}.{terms} (term text, article_id text, PRIMARY KEY ((term), article_id))",
-        f"CREATE TABLE IF NOT EXISTS {ks}.{terms}_df (term text PRIMARY KEY, df int)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.{post} (bucket int, term text, impact float, article_id text,"
+        " tf int, doc_len int, published date, PRIMARY KEY ((bucket), term, impact, article_id))"
+        " WITH CLUSTERING ORDER BY (term ASC, impact DESC, article_id ASC)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.{post}_df (term text PRIMARY KEY, df int)",
         f"CREATE TABLE IF NOT EXISTS {ks}.corpus_stats (key text PRIMARY KEY, articles bigint, total_len bigint,"
         " updated_at timestamp)",
         f"CREATE CUSTOM INDEX IF NOT EXISTS {pas}_vector_idx ON {ks}.{pas} (vector)"
@@ -79,10 +98,12 @@ def drop_cql(settings: Settings) -> list[str]:
     names = [
         settings.passages_table,
         settings.articles_table,
-        settings.terms_table,
-        f"{settings.terms_table}_df",
+        settings.postings_table,
+        f"{settings.postings_table}_df",
         "corpus_stats",
         settings.manifest_table,
+        "term_postings",  # schema version 1
+        "term_postings_df",
     ]
     return [f"DROP TABLE IF EXISTS {ks}.{name}" for name in names]
 
@@ -117,7 +138,7 @@ def check_manifest(stored: Manifest | None, wanted: Manifest) -> None:
 
 def ensure_schema(session: Any, settings: Settings, profile: ModelProfile, recreate: bool = False) -> Manifest:
     """Create keyspace, tables and indexes if missing; record or check the manifest."""
-    wanted = Manifest.for_profile(profile)
+    wanted = Manifest.for_profile(profile, settings.lexical_buckets)
     if not settings.is_astra:
         session.execute(keyspace_cql(settings))
     if recreate:
@@ -145,5 +166,5 @@ def require_index(session: Any, settings: Settings, profile: ModelProfile) -> Ma
             f"no index found in keyspace {settings.keyspace!r}; ingest some news first "
             "(`news-search ingest data/demo_news.csv`)"
         )
-    check_manifest(stored, Manifest.for_profile(profile))
+    check_manifest(stored, Manifest.for_profile(profile, stored.lexical_buckets or settings.lexical_buckets))
     return stored

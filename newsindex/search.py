@@ -1,12 +1,14 @@
 """The search service used by both the Streamlit page and the CLI.
 
-A query is encoded once (with the profile's query prefix). Candidates come from one ANN query
-(`ORDER BY vector ANN OF ? LIMIT n`, the server computing `similarity_dot_product`, date range and
-`terms CONTAINS` filters inside the same query). In hybrid mode a second ANN query restricted to
-the rarest query term runs concurrently, so an article naming a rare player is a candidate even when
-the vectors blur the name; candidates are then scored with BM25 against corpus statistics kept in
-Cassandra and fused with the dense ranking (reciprocal rank fusion). Passages are grouped by
-article (an article scores by its best passage) before any ranking.
+A query is encoded once (with the profile's query prefix) by the process's shared query encoder.
+Then, per mode:
+- semantic: one ANN query (`ORDER BY vector ANN OF ? LIMIT n`, the server computing
+  `similarity_dot_product`, date range and `terms CONTAINS` filters inside the same query);
+- keyword: BM25 top-k from the postings kept in Cassandra (newsindex.retrieval.lexical_top);
+- hybrid: both retrievers at once, each candidate completed with the score the other retriever did
+  not give it (newsindex.retrieval), then fused (linear blend of min-max normalised scores).
+Passages are grouped by article (an article scores by its best passage) before any ranking; each
+result carries the parts of its score (dense, keyword, recency) so the page can say why it ranks.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import numpy as np
 from newsindex import ranking
 from newsindex.encoder import Embedder
 from newsindex.errors import NewsSearchError
-from newsindex.lexical import CorpusStats, bm25, read_corpus_stats, read_dfs
+from newsindex.lexical import CorpusStats
+from newsindex.postings import Postings
+from newsindex.query_encoder import QueryEncoder
+from newsindex.retrieval import LexicalQuery, bm25_of, lexical_top
 from newsindex.schema import Manifest
 from newsindex.snippet import plain_snippet, snippet_html
 from newsindex.store import IndexStore, PassageHit
@@ -113,8 +118,17 @@ class SearchResponse:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """How many candidates each retriever returns, and the cap on postings one keyword ranking reads."""
+
+    dense: int = 200
+    lexical: int = 50
+    max_postings: int = 20_000
+
+
 class SearchService:
-    """Query -> ranked, grouped articles. Build once per process (model and session are heavy)."""
+    """Query -> ranked, grouped articles. Build once per process (model and session are heavy); thread-safe."""
 
     STATS_TTL_S = 60.0
 
@@ -122,17 +136,32 @@ class SearchService:
         self,
         store: IndexStore,
         encoder: Embedder,
-        candidates: int = 200,
+        candidates: int | Tuning = 200,
         manifest: Manifest | None = None,
         notice: str | None = None,
+        query_threads: int = 0,
     ) -> None:
         self.store = store
         self.encoder = encoder
-        self.candidates = candidates
+        self.tuning = candidates if isinstance(candidates, Tuning) else Tuning(dense=candidates)
         self.manifest = manifest
         self.notice = notice  # e.g. "searching with the index's model": for the CLI and the page to show
+        buckets = manifest.lexical_buckets if manifest and manifest.lexical_buckets else store.settings.lexical_buckets
+        self.postings = Postings(store, buckets)
+        self.queries = QueryEncoder(encoder, torch_threads=query_threads)
         self._stats: tuple[float, CorpusStats] | None = None
         self._stats_lock = threading.Lock()
+
+    @property
+    def candidates(self) -> int:
+        return self.tuning.dense
+
+    def close(self) -> None:
+        """Stop the query encoder and close the driver session."""
+        from newsindex.connect import close
+
+        self.queries.close()
+        close(self.store.session)
 
     # --- public API ----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResponse:
@@ -140,7 +169,7 @@ class SearchService:
         started = time.perf_counter()
         timings = Timings()
         t = time.perf_counter()
-        vector = self.encoder.encode_query(request.query)
+        vector = self.queries.encode_query(request.query)
         timings.encode_ms = (time.perf_counter() - t) * 1000
         response = self._rank(request, vector, timings, exclude=None)
         timings.total_ms = (time.perf_counter() - started) * 1000
@@ -177,44 +206,43 @@ class SearchService:
     def _rank(
         self, request: SearchRequest, vector: np.ndarray, timings: Timings, exclude: str | None
     ) -> SearchResponse:
-        query_terms = tokens_of(request.query)
+        query_terms = tuple(dict.fromkeys(tokens_of(request.query)))
         required = tuple(dict.fromkeys(t for word in request.must_contain for t in sorted(terms_of(word))))
-        notes: list[str] = []
         use_mmr = request.diversity > 0
+        notes: list[str] = []
+        t = time.perf_counter()
+        dense_rows = None
+        if request.mode != "keyword":
+            dense_rows = self.store.ann_async(
+                vector,
+                self.tuning.dense,
+                date_from=request.date_from,
+                date_to=request.date_to,
+                must_terms=required,
+                with_vector=use_mmr,
+            )
         dfs: dict[str, int] = {}
         stats = CorpusStats(0, 0)
-        t = time.perf_counter()
-        if request.mode in ("hybrid", "keyword") and query_terms:
-            dfs = read_dfs(self.store, query_terms)
+        lexical: dict[str, float] = {}
+        if request.mode != "semantic" and (query_terms or required):
+            dfs = self.postings.read_dfs([*query_terms, *required])
             stats = self._corpus_stats()
-        if request.mode == "keyword" and not required:
-            rarest = _rarest(query_terms, dfs)
-            required = (rarest,) if rarest else ()
-            if rarest:
-                notes.append(f"keyword mode: required the query's rarest word, '{rarest}'")
-        limit = self.candidates
-        filters = {"date_from": request.date_from, "date_to": request.date_to, "with_vector": use_mmr}
-        futures = [self._ann_async(vector, limit, must_terms=required, **filters)]
+            query = LexicalQuery(
+                query_terms, required, request.date_from, request.date_to, frozenset([exclude] if exclude else [])
+            )
+            found = lexical_top(self.postings, query, self._lexical_n(request), dfs, stats, self.tuning.max_postings)
+            lexical, notes = found.scores, found.notes
+        hits = dense_rows.result() if dense_rows is not None else []
+        dense = ranking.group_by_article([h for h in hits if h.article_id != exclude], _vectors(hits))
+        lexical_only = [aid for aid in lexical if aid not in {c.article_id for c in dense}]
+        if lexical_only:
+            extra = self.store.scored_passages_async(lexical_only, vector, with_vector=use_mmr).result()
+            dense = ranking.group_by_article([*_best_hits(dense), *extra], _vectors([*hits, *extra]))
         if request.mode == "hybrid" and query_terms:
-            for term in _rare_terms(query_terms, dfs, stats, required):
-                futures.append(self._ann_async(vector, limit // 2, must_terms=(*required, term), **filters))
-        hits: list[PassageHit] = []
-        vectors: dict[tuple[str, int], np.ndarray] = {}
-        for future in futures:
-            for hit in future.result():
-                hits.append(hit)
-                if hit.vector is not None:
-                    vectors[(hit.article_id, hit.chunk_no)] = hit.vector
-        candidates = [c for c in ranking.group_by_article(hits, vectors) if c.article_id != exclude]
-        if request.mode in ("hybrid", "keyword") and candidates and query_terms:
-            lexical = self._bm25_scores(query_terms, [c.article_id for c in candidates], dfs, stats)
-        else:
-            lexical = {}
+            missing = [c.article_id for c in dense if c.article_id not in lexical]
+            lexical.update(bm25_of(self.postings, missing, query_terms, dfs, stats))
         timings.cql_ms += (time.perf_counter() - t) * 1000
-        if request.mode == "hybrid" and lexical:
-            candidates = _fuse(candidates, lexical, request)
-        elif lexical:
-            candidates = [replace(c, lexical_score=lexical.get(c.article_id, 0.0)) for c in candidates]
+        candidates = _score(dense, lexical, request)
         if request.recency_half_life_days > 0:
             candidates = ranking.blend_recency(candidates, request.recency_half_life_days, request.recency_weight)
         if use_mmr:
@@ -224,21 +252,17 @@ class SearchService:
         results = [self._result(c, request) for c in candidates[: request.k]]
         return SearchResponse(request, results, timings, len(candidates), required, notes)
 
-    def _ann_async(self, vector: np.ndarray, limit: int, **kwargs: Any) -> Any:
-        return _Deferred(self.store.ann, vector, limit, **kwargs)
+    def _lexical_n(self, request: SearchRequest) -> int:
+        """Keyword mode ranks by BM25 alone, so it needs k articles (and more when re-sorting)."""
+        wanted = request.k * 3 if request.sort == "date" or request.diversity > 0 else request.k
+        return max(self.tuning.lexical, wanted) if request.mode == "keyword" else self.tuning.lexical
 
     def _corpus_stats(self) -> CorpusStats:
         with self._stats_lock:
             now = time.monotonic()
             if self._stats is None or now - self._stats[0] > self.STATS_TTL_S:
-                self._stats = (now, read_corpus_stats(self.store))
+                self._stats = (now, self.postings.read_corpus_stats())
             return self._stats[1]
-
-    def _bm25_scores(
-        self, query_terms: Sequence[str], article_ids: Sequence[str], dfs: dict[str, int], stats: CorpusStats
-    ) -> dict[str, float]:
-        docs = self.store.article_term_stats(article_ids, query_terms)
-        return {aid: bm25(query_terms, freqs, length, dfs, stats) for aid, (freqs, length) in docs.items()}
 
     def _result(self, c: ranking.Candidate, request: SearchRequest) -> ArticleResult:
         extra = tuple(request.must_contain)
@@ -260,54 +284,25 @@ class SearchService:
         )
 
 
-class _Deferred:
-    """Run a blocking call on a thread so several ANN queries overlap; `.result()` joins it."""
-
-    def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-        def target() -> None:
-            try:
-                self._value = fn(*args, **kwargs)
-            except BaseException as exc:  # re-raised in result()
-                self._error = exc
-
-        self._thread = threading.Thread(target=target, daemon=True)
-        self._thread.start()
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+def _vectors(hits: Sequence[PassageHit]) -> dict[tuple[str, int], np.ndarray]:
+    return {(h.article_id, h.chunk_no): h.vector for h in hits if h.vector is not None}
 
 
-def _rarest(terms: Sequence[str], dfs: dict[str, int]) -> str | None:
-    known = [t for t in dict.fromkeys(terms) if dfs.get(t, 0) > 0]
-    return min(known, key=lambda t: (dfs[t], t)) if known else None
+def _best_hits(candidates: Sequence[ranking.Candidate]) -> list[PassageHit]:
+    return [c.best for c in candidates]
 
 
-def _rare_terms(
-    terms: Sequence[str],
-    dfs: dict[str, int],
-    stats: CorpusStats,
-    required: Sequence[str],
-    max_terms: int = 2,
-    max_share: float = 0.05,
-) -> list[str]:
-    """The rarest query terms worth a keyword-filtered ANN query: present, and in few articles."""
-    cap = max(stats.articles * max_share, 1)
-    known = [t for t in dict.fromkeys(terms) if 0 < dfs.get(t, 0) <= cap and t not in required]
-    return sorted(known, key=lambda t: (dfs[t], t))[:max_terms]
-
-
-def _fuse(
+def _score(
     candidates: list[ranking.Candidate], lexical: dict[str, float], request: SearchRequest
 ) -> list[ranking.Candidate]:
-    dense = {c.article_id: c.dense_score for c in candidates}
+    """The final order per mode: dense score, BM25, or their fusion; every part kept for explanations."""
     lexical_ranks = ranking.ranks(lexical)
-    if request.fusion == "linear":
+    dense = {c.article_id: c.dense_score for c in candidates}
+    if request.mode == "semantic" or not lexical:
+        fused = dense if request.mode != "keyword" else {}
+    elif request.mode == "keyword":
+        fused = dict(lexical)
+    elif request.fusion == "linear":
         fused = ranking.linear_fusion(dense, {k: v for k, v in lexical.items() if v > 0}, request.linear_alpha)
     else:
         fused = ranking.reciprocal_rank_fusion([ranking.ranks(dense), lexical_ranks])
@@ -319,5 +314,6 @@ def _fuse(
             lexical_rank=lexical_ranks.get(c.article_id),
         )
         for c in candidates
+        if c.article_id in fused
     ]
     return sorted(rescored, key=lambda c: (-c.score, c.article_id))

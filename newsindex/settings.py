@@ -80,9 +80,19 @@ class Settings:
         default="index_manifest",
         metadata=_env("NEWS_MANIFEST_TABLE", "records the model, dimension, similarity and prefixes of the index"),
     )
-    terms_table: str = field(
-        default="term_postings",
-        metadata=_env("NEWS_TERMS_TABLE", "term -> passage postings, the corpus statistics behind BM25"),
+    postings_table: str = field(
+        default="postings",
+        metadata=_env(
+            "NEWS_POSTINGS_TABLE",
+            "BM25 postings (term, article, tf) in impact order; <name>_df holds document frequencies",
+        ),
+    )
+    lexical_buckets: int = field(
+        default=256,
+        metadata=_env(
+            "NEWS_LEXICAL_BUCKETS",
+            "partitions the postings are hashed into (fixed when the index is created; recorded in its manifest)",
+        ),
     )
     astra_token: str = field(
         default="", metadata=_env("NEWS_ASTRA_TOKEN", "Astra DB application token (AstraCS:...)", secret=True)
@@ -163,6 +173,20 @@ class Settings:
         default=5, metadata=_env("NEWS_WRITE_RETRIES", "retries (with backoff) of a timed-out write")
     )
 
+    db_outage_wait_s: float = field(
+        default=120.0,
+        metadata=_env(
+            "NEWS_DB_OUTAGE_WAIT_S",
+            "how long an ingest waits for an unreachable database to come back before it stops (exit 2)",
+        ),
+    )
+    verify_after_ingest: bool = field(
+        default=True,
+        metadata=_env(
+            "NEWS_VERIFY_AFTER_INGEST",
+            "read back every article a run committed (passages, postings) and redo the incomplete ones",
+        ),
+    )
     fault_kill_after: str = field(
         default="",
         metadata=_env(
@@ -178,6 +202,24 @@ class Settings:
     search_candidates: int = field(
         default=200,
         metadata=_env("NEWS_SEARCH_CANDIDATES", "passages fetched by the ANN query before grouping (max 1000)"),
+    )
+    lexical_candidates: int = field(
+        default=50,
+        metadata=_env("NEWS_LEXICAL_CANDIDATES", "articles the BM25 retriever adds to the dense ones in hybrid mode"),
+    )
+    lexical_max_postings: int = field(
+        default=20_000,
+        metadata=_env(
+            "NEWS_LEXICAL_MAX_POSTINGS",
+            "postings one keyword ranking may read before it answers with what it has (and says so)",
+        ),
+    )
+    query_threads: int = field(
+        default=0,
+        metadata=_env(
+            "NEWS_QUERY_THREADS",
+            "torch threads of the search process's query encoder, set once; 0 keeps torch's default",
+        ),
     )
 
     # --- local node and state ------------------------------------------------------------------
@@ -316,7 +358,7 @@ def _validate(s: Settings) -> None:
         ("NEWS_ARTICLES_TABLE", s.articles_table),
         ("NEWS_PASSAGES_TABLE", s.passages_table),
         ("NEWS_MANIFEST_TABLE", s.manifest_table),
-        ("NEWS_TERMS_TABLE", s.terms_table),
+        ("NEWS_POSTINGS_TABLE", s.postings_table),
     ]:
         if not _IDENTIFIER.match(name):
             raise ConfigError(f"{key}={name!r} is not a valid CQL identifier (letters, digits, _)")
@@ -324,11 +366,17 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"NEWS_DEVICE must be auto, cpu or cuda, not {s.device!r}")
     if s.precision not in {"auto", "fp32", "bf16"}:
         raise ConfigError(f"NEWS_PRECISION must be auto, fp32 or bf16, not {s.precision!r}")
+    if not 1 <= s.lexical_buckets <= 65536:
+        raise ConfigError("NEWS_LEXICAL_BUCKETS must be between 1 and 65536")
+    if s.query_threads < 0:
+        raise ConfigError("NEWS_QUERY_THREADS must be 0 (torch's default) or more")
     if s.search_mode not in {"hybrid", "semantic", "keyword"}:
         raise ConfigError(f"NEWS_SEARCH_MODE must be hybrid, semantic or keyword, not {s.search_mode!r}")
     if not 1 <= s.search_candidates <= 1000:
         raise ConfigError("NEWS_SEARCH_CANDIDATES must be between 1 and 1000 (Cassandra's ANN LIMIT cap)")
     for key, value in [
+        ("NEWS_LEXICAL_CANDIDATES", s.lexical_candidates),
+        ("NEWS_LEXICAL_MAX_POSTINGS", s.lexical_max_postings),
         ("NEWS_ENCODE_BATCH_SIZE", s.encode_batch_size),
         ("NEWS_WRITE_CONCURRENCY", s.write_concurrency),
         ("NEWS_READ_CHUNK_ROWS", s.read_chunk_rows),

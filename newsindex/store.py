@@ -1,50 +1,49 @@
 """Reading and writing the index tables with prepared statements.
 
-Writes go through `BoundedWriter`: asynchronous, at most N in flight, retried with exponential
-backoff on timeouts and unavailability (every write is an idempotent upsert or delete, so a retry is
-safe). We use the driver directly rather than cassio's `put` because cassio's table classes have a
-fixed schema (no date column, no terms set, cosine index by default) and no bounded-concurrency bulk
-path; its `put` is what the notebook baseline in bench/ uses.
+Writes go through `newsindex.writer.BoundedWriter` (re-exported here): asynchronous, bounded, retried.
+We use the driver directly rather than cassio's `put` because cassio's table classes have a fixed
+schema (no date column, no terms set, cosine index by default) and no bounded-concurrency bulk path;
+its `put` is what the notebook baseline in bench/ uses.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
-import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from newsindex.postings import Version
 from newsindex.settings import Settings
+from newsindex.writer import BoundedWriter
+
+__all__ = ["BoundedWriter", "IndexStore", "PassageHit", "StoredArticle"]
 
 log = logging.getLogger(__name__)
-
-# WriteFailure included: Cassandra 5.0.9 can fail a vector insert under concurrency (CASSANDRA-21644);
-# every write here is an idempotent upsert or delete, so retrying it is safe.
-_RETRYABLE = (
-    "WriteTimeout",
-    "WriteFailure",
-    "ReadTimeout",
-    "OperationTimedOut",
-    "Unavailable",
-    "NoHostAvailable",
-    "ConnectionException",
-    "OverloadedErrorMessage",
-    "ConnectionShutdown",
+# The columns `stored_from_row` reads: an article's committed version and its interrupted attempt.
+ARTICLE_STATE = (
+    "article_id, published, content_hash, passage_count, doc_len, term_freqs,"
+    " pending_hash, pending_passages, pending_doc_len, pending_terms"
 )
 
 
 @dataclass(frozen=True)
 class StoredArticle:
+    """What the index holds for one article: the committed version, and an interrupted attempt if any."""
+
     article_id: str
-    content_hash: str
+    content_hash: str | None
     passage_count: int
-    terms: frozenset[str]
+    committed: Version | None
+    pending: Version | None = None
+    pending_passages: int = 0
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return frozenset(self.committed.term_freqs) if self.committed else frozenset()
 
 
 @dataclass(frozen=True)
@@ -79,104 +78,6 @@ def ann_cql(settings: Settings, *, date_from: bool, date_to: bool, n_terms: int,
     )
 
 
-class BoundedWriter:
-    """Asynchronous writes with a cap on requests in flight and retries with backoff."""
-
-    def __init__(self, session: Any, max_in_flight: int, retries: int = 5, base_delay_s: float = 0.2) -> None:
-        self.session = session
-        self.retries = retries
-        self.base_delay_s = base_delay_s
-        self._slots = threading.BoundedSemaphore(max_in_flight)
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._pending = 0
-        self.written = 0
-        self.retried = 0
-        self.failed: list[tuple[Any, BaseException]] = []
-        self.busy_seconds = 0.0  # wall time with at least one write in flight
-        self._busy_since: float | None = None
-
-    def submit(
-        self,
-        statement: Any,
-        params: Sequence[Any],
-        tag: Any = None,
-        on_done: Callable[[Any, BaseException | None], None] | None = None,
-    ) -> None:
-        """Queue one write; blocks only while `max_in_flight` writes are outstanding."""
-        self._slots.acquire()
-        with self._lock:
-            if self._pending == 0:
-                self._busy_since = time.perf_counter()
-            self._pending += 1
-        self._send(statement, params, tag, on_done, attempt=0)
-
-    def _send(
-        self,
-        statement: Any,
-        params: Sequence[Any],
-        tag: Any,
-        on_done: Callable[[Any, BaseException | None], None] | None,
-        attempt: int,
-    ) -> None:
-        try:
-            future = self.session.execute_async(statement, params)
-        except Exception as exc:  # session shut down, no host...
-            self._on_error(exc, statement, params, tag, on_done, attempt)
-            return
-        future.add_callbacks(
-            callback=lambda _rows: self._finish(tag, on_done, None),
-            errback=lambda exc: self._on_error(exc, statement, params, tag, on_done, attempt),
-        )
-
-    def _on_error(
-        self,
-        exc: BaseException,
-        statement: Any,
-        params: Sequence[Any],
-        tag: Any,
-        on_done: Callable[[Any, BaseException | None], None] | None,
-        attempt: int,
-    ) -> None:
-        if attempt < self.retries and type(exc).__name__ in _RETRYABLE:
-            delay = self.base_delay_s * (2**attempt) * (1 + random.random())
-            with self._lock:
-                self.retried += 1
-            timer = threading.Timer(delay, self._send, args=(statement, params, tag, on_done, attempt + 1))
-            timer.daemon = True
-            timer.start()
-            return
-        log.warning("write failed after %d attempts: %s: %s", attempt + 1, type(exc).__name__, exc)
-        self._finish(tag, on_done, exc)
-
-    def _finish(
-        self,
-        tag: Any,
-        on_done: Callable[[Any, BaseException | None], None] | None,
-        error: BaseException | None,
-    ) -> None:
-        try:
-            if on_done is not None:
-                on_done(tag, error)
-        finally:
-            with self._lock:
-                if error is None:
-                    self.written += 1
-                else:
-                    self.failed.append((tag, error))
-                self._pending -= 1
-                if self._pending == 0 and self._busy_since is not None:
-                    self.busy_seconds += time.perf_counter() - self._busy_since
-                    self._busy_since = None
-                    self._idle.notify_all()
-            self._slots.release()
-
-    def flush(self, timeout_s: float | None = None) -> None:
-        """Wait until every submitted write has finished (successfully or not)."""
-        with self._idle:
-            self._idle.wait_for(lambda: self._pending == 0, timeout=timeout_s)
-
-
 class IndexStore:
     """Prepared statements over the index tables of one keyspace."""
 
@@ -204,22 +105,32 @@ class IndexStore:
         )
 
     def delete_passages_from_stmt(self) -> Any:
-        """Range delete of chunk_no >= n: removes what an update left over, nothing more."""
+        """Range delete of chunk_no >= n: removes what an earlier, longer version left, nothing more."""
         return self.prepare(
             f"DELETE FROM {self._ks}.{self.settings.passages_table} WHERE article_id = ? AND chunk_no >= ?"
         )
 
-    def insert_article_stmt(self) -> Any:
+    def intent_stmt(self) -> Any:
+        """Before an article's rows are written: what is about to be written (kept until the commit)."""
         return self.prepare(
-            f"INSERT INTO {self._ks}.{self.settings.articles_table} (article_id, link, title, published, "
-            "content_hash, passage_count, doc_len, term_freqs, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"UPDATE {self._ks}.{self.settings.articles_table} SET pending_hash = ?, pending_passages = ?,"
+            " pending_doc_len = ?, pending_terms = ? WHERE article_id = ?"
         )
 
-    def insert_posting_stmt(self) -> Any:
-        return self.prepare(f"INSERT INTO {self._ks}.{self.settings.terms_table} (term, article_id) VALUES (?, ?)")
+    def commit_stmt(self) -> Any:
+        """After every row of the article is acknowledged: the new version becomes the committed one."""
+        return self.prepare(
+            f"UPDATE {self._ks}.{self.settings.articles_table} SET link = ?, title = ?, published = ?,"
+            " content_hash = ?, passage_count = ?, doc_len = ?, term_freqs = ?, ingested_at = ?,"
+            " pending_hash = null, pending_passages = null, pending_doc_len = null, pending_terms = null"
+            " WHERE article_id = ?"
+        )
 
-    def delete_posting_stmt(self) -> Any:
-        return self.prepare(f"DELETE FROM {self._ks}.{self.settings.terms_table} WHERE term = ? AND article_id = ?")
+    def delete_article_stmt(self) -> Any:
+        return self.prepare(f"DELETE FROM {self._ks}.{self.settings.articles_table} WHERE article_id = ?")
+
+    def delete_passages_stmt(self) -> Any:
+        return self.prepare(f"DELETE FROM {self._ks}.{self.settings.passages_table} WHERE article_id = ?")
 
     @staticmethod
     def vector_param(vector: np.ndarray) -> list[float]:
@@ -227,13 +138,12 @@ class IndexStore:
 
     # --- reads ----------------------------------------------------------------------------------
     def stored_articles(self, article_ids: Iterable[str]) -> dict[str, StoredArticle]:
-        """Content hash, passage count and terms of the given ids that are fully ingested."""
-        statement = self.prepare(
-            f"SELECT article_id, content_hash, passage_count, term_freqs FROM {self._ks}.{self.settings.articles_table}"
-            " WHERE article_id = ?"
-        )
+        """The committed version and any interrupted attempt of each given id that has a row."""
         from cassandra.concurrent import execute_concurrent_with_args
 
+        statement = self.prepare(
+            f"SELECT {ARTICLE_STATE} FROM {self._ks}.{self.settings.articles_table} WHERE article_id = ?"
+        )
         ids = list(dict.fromkeys(article_ids))
         results = execute_concurrent_with_args(
             self.session, statement, [(i,) for i in ids], concurrency=64, raise_on_first_error=True
@@ -242,12 +152,7 @@ class IndexStore:
         for _success, rows in results:
             row = rows.one() if hasattr(rows, "one") else (rows[0] if rows else None)
             if row is not None:
-                found[row.article_id] = StoredArticle(
-                    row.article_id,
-                    row.content_hash,
-                    row.passage_count or 0,
-                    frozenset((row.term_freqs or {}).keys()),
-                )
+                found[row.article_id] = stored_from_row(row)
         return found
 
     def count(self, table: str) -> int:
@@ -265,6 +170,21 @@ class IndexStore:
         with_vector: bool = False,
     ) -> list[PassageHit]:
         """One ANN query; filters run inside it (SAI), the server computes the dot-product score."""
+        return self.ann_async(
+            query_vector, limit, date_from=date_from, date_to=date_to, must_terms=must_terms, with_vector=with_vector
+        ).result()
+
+    def ann_async(
+        self,
+        query_vector: np.ndarray,
+        limit: int,
+        *,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+        must_terms: Sequence[str] = (),
+        with_vector: bool = False,
+    ) -> Rows:
+        """`ann` sent now; `.result()` waits for it (no thread: the driver's own future)."""
         from cassandra import ConsistencyLevel
 
         cql = ann_cql(
@@ -286,20 +206,24 @@ class IndexStore:
         bound = statement.bind(params)
         bound.consistency_level = ConsistencyLevel.LOCAL_ONE
         bound.fetch_size = max(limit + 1, 5000)
-        rows = self.session.execute(bound, timeout=self.settings.request_timeout_s)
-        return [
-            PassageHit(
-                r.article_id,
-                r.chunk_no,
-                r.title,
-                r.link,
-                _as_date(r.published),
-                r.body,
-                float(r.score),
-                np.asarray(r.vector, dtype=np.float32) if with_vector else None,
-            )
-            for r in rows
-        ]
+        return Rows(self.session.execute_async(bound, timeout=self.settings.request_timeout_s), with_vector)
+
+    def scored_passages_async(
+        self, article_ids: Sequence[str], query_vector: np.ndarray, with_vector: bool = False
+    ) -> Rows:
+        """Every passage of the given articles with its dot product to the query, computed by the server.
+
+        How a candidate found only by the lexical retriever gets its dense score and best passage.
+        """
+        extra = ", vector" if with_vector else ""
+        statement = self.prepare(
+            "SELECT article_id, chunk_no, title, link, published, body, "
+            f"similarity_dot_product(vector, ?) AS score{extra} "
+            f"FROM {self._ks}.{self.settings.passages_table} WHERE article_id IN ?"
+        )
+        bound = statement.bind((self.vector_param(query_vector), list(dict.fromkeys(article_ids))))
+        bound.fetch_size = 5000
+        return Rows(self.session.execute_async(bound, timeout=self.settings.request_timeout_s), with_vector)
 
     def article_term_stats(
         self, article_ids: Sequence[str], terms: Sequence[str]
@@ -341,8 +265,50 @@ class IndexStore:
         ]
 
 
+class Rows:
+    """A pending passage query; `result()` gives its rows as PassageHits."""
+
+    def __init__(self, future: Any, with_vector: bool) -> None:
+        self._future = future
+        self._with_vector = with_vector
+
+    def result(self) -> list[PassageHit]:
+        return [
+            PassageHit(
+                r.article_id,
+                r.chunk_no,
+                r.title,
+                r.link,
+                _as_date(r.published),
+                r.body,
+                float(r.score),
+                np.asarray(r.vector, dtype=np.float32) if self._with_vector else None,
+            )
+            for r in self._future.result()
+        ]
+
+
 def _as_date(value: Any) -> dt.date | None:
     """The driver returns `cassandra.util.Date`; callers want `datetime.date`."""
     if value is None or isinstance(value, dt.date):
         return value
     return value.date()  # type: ignore[no-any-return]
+
+
+def stored_from_row(row: Any) -> StoredArticle:
+    """A StoredArticle from an `articles` row (committed columns and pending_* columns)."""
+    published = _as_date(row.published)
+    committed = None
+    if row.content_hash is not None:
+        committed = Version(dict(row.term_freqs or {}), int(row.doc_len or 0), published)
+    pending = None
+    if row.pending_hash is not None:
+        pending = Version(dict(row.pending_terms or {}), int(row.pending_doc_len or 0), published)
+    return StoredArticle(
+        row.article_id,
+        row.content_hash,
+        int(row.passage_count or 0),
+        committed,
+        pending,
+        int(row.pending_passages or 0),
+    )
