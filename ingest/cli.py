@@ -118,6 +118,7 @@ def _human_summary(s: dict[str, Any]) -> str:
 )
 @click.option("--batch-size", type=click.IntRange(min=1), help="Passages per encoder batch.")
 @click.option("--model", help="Override NEWS_MODEL for this run.")
+@click.option("--sync", is_flag=True, help="Also remove indexed articles that this file no longer has.")
 def ingest(
     path: Path,
     limit: int | None,
@@ -127,6 +128,7 @@ def ingest(
     quarantine: Path | None,
     batch_size: int | None,
     model: str | None,
+    sync: bool,
 ) -> None:
     """Ingest a football-transfer news CSV (Title, Date, Link, Content) into the index.
 
@@ -153,6 +155,7 @@ def ingest(
             limit=limit,
             recreate=recreate,
             quarantine=quarantine,
+            sync=sync,
         )
     except LockHeld as exc:
         click.echo(f"Error: {exc}", err=True)
@@ -188,13 +191,14 @@ def run_ingest(
     recreate: bool = False,
     quarantine: Path | None = None,
     encoder: Any = None,
+    sync: bool = False,
 ) -> Any:
     """Everything `ingest` does, as a function (tests and benchmarks call it)."""
     from ingest.pipeline import IngestRun
     from ingest.read import check_header
     from newsindex.connect import close, connect
     from newsindex.encoder import load_encoder
-    from newsindex.schema import ensure_schema
+    from newsindex.schema import ensure_schema, wait_for_index
     from newsindex.store import IndexStore
 
     check_header(path)
@@ -202,7 +206,10 @@ def run_ingest(
         session = connect(settings)
         try:
             encoder = encoder or load_encoder(settings)
-            ensure_schema(session, settings, encoder.profile, recreate=recreate)
+            if shard is not None and shard.index > 0 and not recreate:
+                wait_for_index(session, settings, encoder.profile)
+            else:
+                ensure_schema(session, settings, encoder.profile, recreate=recreate)
             if quarantine is None:
                 stamp = time.strftime("%Y%m%d-%H%M%S")
                 quarantine = settings.state_dir / "quarantine" / f"{path.stem}-{stamp}.jsonl"
@@ -214,6 +221,7 @@ def run_ingest(
                 limit=limit,
                 quarantine_path=quarantine,
                 progress=_progress(path.name),
+                sync=sync,
             )
             summary = run.run(path)
             summary.precision = getattr(getattr(encoder, "precision", None), "dtype", "")

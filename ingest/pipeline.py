@@ -13,6 +13,7 @@ the run with exit code 2 when the database stays away longer than NEWS_DB_OUTAGE
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,11 +25,13 @@ from ingest.chunk import TokenCounter
 from ingest.clean import article_id, canonical_link, clean_row
 from ingest.faults import KillSwitch
 from ingest.plan import Plan, Shard, plan_rows
+from ingest.prune import all_article_ids, articles_published_before, remove_articles
 from ingest.read import read_rows, write_quarantine
 from ingest.records import Article, Quarantined
 from ingest.windows import WindowWriter
 from ingest.writeplan import ArticleWrite, passage_input
 from newsindex.encoder import Embedder
+from newsindex.errors import StoreUnavailable
 from newsindex.postings import Postings
 from newsindex.settings import Settings
 from newsindex.store import IndexStore
@@ -54,6 +57,8 @@ class Summary:
     failed: int = 0
     other_shard: int = 0
     over_limit: int = 0
+    expired: int = 0  # older than NEWS_RETENTION_DAYS: not ingested (and removed if they were)
+    removed: int = 0  # articles taken out of the index: expired, or gone from the file with --sync
     passages: int = 0
     seconds: float = 0.0
     encode_seconds: float = 0.0
@@ -73,7 +78,7 @@ class Summary:
     failures: list[str] = field(default_factory=list)
 
     def reconciles(self) -> bool:
-        return self.read == self.new + self.updated + self.unchanged + self.quarantined + self.failed
+        return self.read == self.new + self.updated + self.unchanged + self.quarantined + self.failed + self.expired
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,6 +120,7 @@ class IngestRun:
         limit: int | None = None,
         quarantine_path: Path | None = None,
         progress: Progress | None = None,
+        sync: bool = False,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
@@ -123,6 +129,10 @@ class IngestRun:
         self.limit = limit
         self.quarantine_path = quarantine_path
         self.progress = progress or Progress()
+        self.sync = sync
+        self.cutoff = (
+            dt.date.today() - dt.timedelta(days=settings.retention_days) if settings.retention_days > 0 else None
+        )
         self.summary = Summary()
         self.writer = BoundedWriter(
             store.session, settings.write_concurrency, settings.write_retries, outage_wait_s=settings.db_outage_wait_s
@@ -150,10 +160,21 @@ class IngestRun:
             KillSwitch(settings.fault_kill_after),
         )
         self._counted: dict[str, str] = {}  # article id -> "new" / "updated", as first counted
+        self._unreadable = 0
         self._only: set[str] | None = None  # the articles a repair pass redoes
 
     # --- the run --------------------------------------------------------------------------------
     def run(self, path: Path) -> Summary:
+        try:
+            return self._run(path)
+        except StoreUnavailable as exc:
+            s = self.summary
+            raise StoreUnavailable(
+                f"{exc}. This run committed {s.new + s.updated} articles ({s.new} new, {s.updated} updated) "
+                f"and left {s.unchanged} unchanged; the next run redoes every other article of the file."
+            ) from None
+
+    def _run(self, path: Path) -> Summary:
         started = time.perf_counter()
         plan = plan_rows(
             read_rows(path, self.settings.read_chunk_rows, self.settings.max_article_chars),
@@ -164,11 +185,15 @@ class IngestRun:
         self.progress.total = len(plan.winners)
         self._write_all(self._articles(path, plan))
         self.windows.drain()
+        if self.writer.aborted is not None:
+            raise self.writer.aborted
         if self.settings.verify_after_ingest:
-            self._verify_and_repair(path, plan)
+            self.writer.call(lambda: self._verify_and_repair(path, plan))
+        self._remove_stale(plan)
         stats_started = time.perf_counter()
         if self.windows.touched_terms or self.summary.new or self.summary.updated:
-            refreshed = self.postings.refresh_statistics(sorted(self.windows.touched_terms))
+            touched = sorted(self.windows.touched_terms)
+            refreshed = self.writer.call(lambda: self.postings.refresh_statistics(touched))
             self.summary.stats_mode = str(refreshed["mode"])
         self.summary.stats_seconds = time.perf_counter() - stats_started
         self.progress.close()
@@ -193,6 +218,24 @@ class IngestRun:
                 window = []
         if window:
             self._process_window(window)
+
+    def _remove_stale(self, plan: Plan) -> None:
+        """Retention (articles older than the cutoff) and --sync (articles the file no longer has)."""
+        doomed: set[str] = set()
+        cutoff = self.cutoff
+        if cutoff is not None:
+            doomed |= set(self.writer.call(lambda: articles_published_before(self.store, cutoff)))
+        if self.sync:
+            if self.shard.count > 1 or self.limit is not None:
+                log.warning("--sync ignored: it needs the whole file (no --shard, no --limit)")
+            elif self._unreadable:
+                log.warning("--sync skipped: %d unreadable rows may hold articles still in the file", self._unreadable)
+            else:
+                doomed |= self.writer.call(lambda: all_article_ids(self.store)) - set(plan.winners)
+        if doomed:
+            removed, touched = remove_articles(self.store, self.postings, self.writer, sorted(doomed))
+            self.summary.removed = removed.removed
+            self.windows.touched_terms |= touched
 
     def _verify_and_repair(self, path: Path, plan: Plan) -> None:
         """Read back what this run committed; redo (once) every article whose rows are not all there."""
@@ -220,6 +263,7 @@ class IngestRun:
         for row in read_rows(path, self.settings.read_chunk_rows, self.settings.max_article_chars):
             s.rows += 1
             if isinstance(row, Quarantined):
+                self._unreadable += 1
                 if self.shard.index == 0:  # unreadable rows have no id; shard 0 reports them
                     s.read += 1
                     s.quarantined += 1
@@ -274,6 +318,12 @@ class IngestRun:
 
     def _process_window(self, articles: list[Article]) -> None:
         """Classify a window; write its new and changed articles (encoded in one call)."""
+        if self.cutoff is not None:
+            fresh = [a for a in articles if a.published >= self.cutoff]
+            if self._only is None:
+                self.summary.expired += len(articles) - len(fresh)
+                self.progress.update(len(articles) - len(fresh))
+            articles = fresh
         to_write, unchanged = self.windows.classify(articles)
         if self._only is None:
             self.summary.unchanged += unchanged

@@ -92,7 +92,8 @@ class WindowWriter:
     # --- main thread -------------------------------------------------------------------------------
     def classify(self, articles: Sequence[Article]) -> tuple[list[tuple[Article, StoredArticle | None]], int]:
         """(articles that need writing with what is stored for them, count of unchanged articles)."""
-        stored = self.store.stored_articles(a.article_id for a in articles)
+        ids = [a.article_id for a in articles]
+        stored = self.writer.call(lambda: self.store.stored_articles(ids))
         to_write = [(a, stored.get(a.article_id)) for a in articles if needs_write(a, stored.get(a.article_id))]
         return to_write, len(articles) - len(to_write)
 

@@ -4,6 +4,8 @@ news-search db start|stop|status     the local Cassandra 5.0 node
 news-search ingest PATH              CSV -> passages -> vectors -> Cassandra
 news-search search "QUERY"           query the index from the terminal
 news-search model status|fetch       the embedding model (e5-small-v2) and where it comes from
+news-search verify [--repair]        check every article's passages and postings
+news-search prune --before DATE      remove older articles (and their statistics)
 news-search app                      serve the Streamlit search page
 """
 
@@ -15,6 +17,7 @@ import os
 import click
 
 from ingest.cli import ingest
+from ingest.maintain_cli import prune, verify
 from localcassandra.cli import db
 from news_search.model_cli import model
 from search_app.cli import app, search
@@ -34,6 +37,8 @@ main.add_command(ingest)
 main.add_command(search)
 main.add_command(app)
 main.add_command(model)
+main.add_command(verify)
+main.add_command(prune)
 
 if __name__ == "__main__":
     main()

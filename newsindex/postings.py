@@ -111,6 +111,13 @@ def choose_recount(touched: Mapping[str, int], total_postings: int) -> str:
     return "terms" if per_term < total_postings else "scan"
 
 
+def as_date(value: Any) -> dt.date | None:
+    """The driver returns `cassandra.util.Date`; callers want `datetime.date`."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return value.date()  # type: ignore[no-any-return]
+
+
 def micros(moment: float) -> int:
     return int(moment * 1_000_000)
 
@@ -180,13 +187,14 @@ class Postings:
         return CorpusStats(int(row.articles), int(row.total_len)) if row else CorpusStats(0, 0)
 
     # statistics
-    def refresh_statistics(self, touched_terms: Iterable[str]) -> dict[str, Any]:
-        """Recount df of `touched_terms` (or all, if cheaper) and the corpus totals; idempotent, shard-safe."""
+    def refresh_statistics(self, touched_terms: Iterable[str], full: bool = False) -> dict[str, Any]:
+        """Recount df of `touched_terms` (all of them if cheaper, or `full`) and the corpus totals; shard-safe."""
         started = time.time()
         terms = list(dict.fromkeys(touched_terms))
         stats = self._count_articles(started)
-        mode = choose_recount(self.read_dfs(terms) | {t: 0 for t in terms if t}, stats.articles * 160)
-        if not terms:
+        known = self.read_dfs(terms)
+        mode = "scan" if full else choose_recount({t: known.get(t, 0) for t in terms}, stats.articles * 160)
+        if not terms and not full:
             mode = "none"
         elif mode == "terms":
             self._recount_terms(terms)
@@ -280,4 +288,6 @@ class _Pager:
             self._done = True
             return None
         rows = self._result.current_rows
-        return [Posting(r.article_id, int(r.tf), int(r.doc_len), float(r.impact), r.published) for r in rows] or None
+        return [
+            Posting(r.article_id, int(r.tf), int(r.doc_len), float(r.impact), as_date(r.published)) for r in rows
+        ] or None

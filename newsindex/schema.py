@@ -158,6 +158,26 @@ def ensure_schema(session: Any, settings: Settings, profile: ModelProfile, recre
     return wanted
 
 
+def wait_for_index(session: Any, settings: Settings, profile: ModelProfile, timeout_s: float = 300.0) -> Manifest:
+    """For shard workers 1..N-1: wait until shard 0 has created the schema, then check it.
+
+    Two clients creating the same tables at once can leave Cassandra 5.0 with two table ids for one
+    table, so only one shard (0) runs DDL; the others wait for its manifest.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while (stored := read_manifest(session, settings)) is None:
+        if time.monotonic() >= deadline:
+            raise SchemaMismatch(
+                f"no index in keyspace {settings.keyspace!r} after {timeout_s:.0f} s: shard 0 creates it; start "
+                "`--shard 0/N` first (or once before the others)"
+            )
+        time.sleep(1.0)
+    check_manifest(stored, Manifest.for_profile(profile, stored.lexical_buckets or settings.lexical_buckets))
+    return stored
+
+
 def require_index(session: Any, settings: Settings, profile: ModelProfile) -> Manifest:
     """For readers: the index must exist and match the configured model."""
     stored = read_manifest(session, settings)

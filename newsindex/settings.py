@@ -173,6 +173,13 @@ class Settings:
         default=5, metadata=_env("NEWS_WRITE_RETRIES", "retries (with backoff) of a timed-out write")
     )
 
+    retention_days: int = field(
+        default=0,
+        metadata=_env(
+            "NEWS_RETENTION_DAYS",
+            "keep articles of the last N days: older rows are not ingested, each run removes them; 0 = keep all",
+        ),
+    )
     db_outage_wait_s: float = field(
         default=120.0,
         metadata=_env(
@@ -368,6 +375,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"NEWS_PRECISION must be auto, fp32 or bf16, not {s.precision!r}")
     if not 1 <= s.lexical_buckets <= 65536:
         raise ConfigError("NEWS_LEXICAL_BUCKETS must be between 1 and 65536")
+    if s.retention_days < 0:
+        raise ConfigError("NEWS_RETENTION_DAYS must be 0 (keep everything) or a number of days")
     if s.query_threads < 0:
         raise ConfigError("NEWS_QUERY_THREADS must be 0 (torch's default) or more")
     if s.search_mode not in {"hybrid", "semantic", "keyword"}:

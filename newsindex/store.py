@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from newsindex.postings import Version
+from newsindex.postings import Version, as_date
 from newsindex.settings import Settings
 from newsindex.writer import BoundedWriter
 
@@ -254,7 +254,7 @@ class IndexStore:
             " WHERE article_id = ? LIMIT 1"
         )
         row = self.session.execute(statement, (article_id,)).one()
-        return None if row is None else (row.title, row.link, _as_date(row.published), row.body)
+        return None if row is None else (row.title, row.link, as_date(row.published), row.body)
 
     def passages_of(self, article_id: str) -> list[tuple[int, np.ndarray]]:
         statement = self.prepare(
@@ -279,7 +279,7 @@ class Rows:
                 r.chunk_no,
                 r.title,
                 r.link,
-                _as_date(r.published),
+                as_date(r.published),
                 r.body,
                 float(r.score),
                 np.asarray(r.vector, dtype=np.float32) if self._with_vector else None,
@@ -288,16 +288,9 @@ class Rows:
         ]
 
 
-def _as_date(value: Any) -> dt.date | None:
-    """The driver returns `cassandra.util.Date`; callers want `datetime.date`."""
-    if value is None or isinstance(value, dt.date):
-        return value
-    return value.date()  # type: ignore[no-any-return]
-
-
 def stored_from_row(row: Any) -> StoredArticle:
     """A StoredArticle from an `articles` row (committed columns and pending_* columns)."""
-    published = _as_date(row.published)
+    published = as_date(row.published)
     committed = None
     if row.content_hash is not None:
         committed = Version(dict(row.term_freqs or {}), int(row.doc_len or 0), published)

@@ -55,6 +55,7 @@ class BoundedWriter:
         self._pending = 0
         self._held: list[tuple[Any, Sequence[Any] | None, Any, OnDone | None]] = []
         self._outage_since: float | None = None
+        self._outage_over = threading.Condition(self._lock)
         self.aborted: StoreUnavailable | None = None
         self.written = 0
         self.retried = 0
@@ -85,6 +86,20 @@ class BoundedWriter:
     @property
     def in_outage(self) -> bool:
         return self._outage_since is not None
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run a read (or a blocking write) of the main thread, waiting out an outage like the writes do."""
+        while True:
+            try:
+                return fn()
+            except Exception as exc:
+                if type(exc).__name__ not in UNREACHABLE:
+                    raise
+                self._start_outage()
+                with self._outage_over:
+                    self._outage_over.wait_for(lambda: self._outage_since is None or self.aborted is not None)
+                if self.aborted is not None:
+                    raise self.aborted from None
 
     # --- internals ---------------------------------------------------------------------------------
     def _send(
@@ -126,7 +141,11 @@ class BoundedWriter:
     def _hold(self, statement: Any, params: Sequence[Any] | None, tag: Any, on_done: OnDone | None) -> None:
         with self._lock:
             self._held.append((statement, params, tag, on_done))
-            starting = self._outage_since is None
+        self._start_outage()
+
+    def _start_outage(self) -> None:
+        with self._lock:
+            starting = self._outage_since is None and self.aborted is None
             if starting:
                 self._outage_since = time.monotonic()
         if starting:
@@ -145,6 +164,7 @@ class BoundedWriter:
                 with self._lock:
                     held, self._held = self._held, []
                     self._outage_since = None
+                    self._outage_over.notify_all()
                 lasted = time.monotonic() - started
                 self.outages.append(lasted)
                 log.warning("the database is back after %.0f s; resending %d held writes", lasted, len(held))
@@ -159,6 +179,7 @@ class BoundedWriter:
         )
         with self._lock:
             held, self._held = self._held, []
+            self._outage_over.notify_all()
         log.error("%s; %d held writes not sent", self.aborted, len(held))
         for _statement, _params, tag, on_done in held:
             self._finish(tag, on_done, self.aborted)

@@ -66,3 +66,9 @@ def first_case() -> tuple[str, str]:
     """(query, cleaned title of its expected article) for the page tests."""
     case = queries()[0]
     return case["query"], cleaned_titles()[case["expected_link"]]
+
+
+def article_id_of(link: str) -> str:
+    from ingest.clean import article_id
+
+    return article_id(link)
