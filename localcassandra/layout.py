@@ -143,7 +143,22 @@ def render_yaml(layout: NodeLayout, settings: Settings) -> str:
         hints_dir=_quoted(layout.hints_dir),
         saved_caches_dir=_quoted(layout.saved_caches_dir),
         concurrent_writes=concurrent_writes(),
+        commitlog_sync=commitlog_sync_yaml(settings.local_commitlog_sync),
     )
+
+
+COMMITLOG_MODES = {
+    # fsync every 10 s, acknowledge at once: a power cut loses up to 10 s of acknowledged writes.
+    "periodic": "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms",
+    # acknowledge after the fsync of a group of writes made within 15 ms: acknowledged means on disk.
+    "group": "commitlog_sync: group\ncommitlog_sync_group_window: 15ms",
+    # acknowledge after an fsync per batch of writes: the strictest, and the slowest on small disks.
+    "batch": "commitlog_sync: batch",
+}
+
+
+def commitlog_sync_yaml(mode: str) -> str:
+    return COMMITLOG_MODES[mode]
 
 
 def concurrent_writes(cores: int | None = None) -> int:

@@ -23,12 +23,19 @@ from news_search.model_cli import model
 from search_app.cli import app, search
 
 
+def quiet_driver(verbose: int = 0) -> None:
+    """The driver logs every failed connection attempt with a traceback; our errors say it in one line."""
+    if verbose < 2:
+        logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+
+
 @click.group(help=__doc__)
 @click.version_option(package_name="news-search")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_driver(verbose)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 from typing import Any
 
 from newsindex.errors import StoreUnavailable
 from newsindex.settings import Settings
 
 log = logging.getLogger(__name__)
+CONNECT_ATTEMPTS = 3
 
 
 class _KnownServerWarnings(logging.Filter):
@@ -39,10 +41,11 @@ def connect(settings: Settings) -> Any:
     return _connect_cluster(settings)
 
 
-def _connect_cluster(settings: Settings) -> Any:
+def _cluster_kwargs(settings: Settings) -> dict[str, Any]:
+    """Fresh driver options (policies hold per-cluster state, so each attempt gets its own)."""
     from cassandra import ConsistencyLevel
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
     profile = ExecutionProfile(
@@ -63,24 +66,37 @@ def _connect_cluster(settings: Settings) -> Any:
     if settings.cassandra_username:
         kwargs["auth_provider"] = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password)
     if settings.cassandra_tls:
-        context = ssl.create_default_context(cafile=settings.cassandra_tls_ca_file or None)
-        kwargs["ssl_context"] = context
-    cluster = Cluster(**kwargs)
+        kwargs["ssl_context"] = ssl.create_default_context(cafile=settings.cassandra_tls_ca_file or None)
+    return kwargs
+
+
+def _connect_cluster(settings: Settings) -> Any:
+    from cassandra.cluster import Cluster, NoHostAvailable
+
     where = f"{','.join(settings.cassandra_hosts)}:{settings.cassandra_port}"
-    try:
-        session = cluster.connect()
-    except NoHostAvailable as exc:
-        cluster.shutdown()
-        raise StoreUnavailable(
-            f"cannot reach Cassandra at {where} ({_first_error(exc)}). Is the local node up "
-            "(`news-search db status`, `news-search db start`)? Otherwise check NEWS_CASSANDRA_HOSTS and "
-            "NEWS_CASSANDRA_PORT in .env."
-        ) from None
-    except Exception as exc:  # auth, TLS and protocol errors come as various types
-        cluster.shutdown()
-        raise StoreUnavailable(f"cannot open a session on Cassandra at {where}: {exc}") from None
-    log.info("connected to Cassandra at %s", where)
-    return session
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        cluster = Cluster(**_cluster_kwargs(settings))
+        try:
+            session = cluster.connect()
+        except NoHostAvailable as exc:
+            cluster.shutdown()
+            # A node that answers, but too slowly (just started, busy machine), gets another try;
+            # a refused connection is final at once.
+            if attempt < CONNECT_ATTEMPTS and "OperationTimedOut" in repr(exc):
+                log.warning("Cassandra at %s is slow to answer (attempt %d); trying again", where, attempt)
+                time.sleep(2.0)
+                continue
+            raise StoreUnavailable(
+                f"cannot reach Cassandra at {where} ({_first_error(exc)}). Is the local node up "
+                "(`news-search db status`, `news-search db start`)? Otherwise check NEWS_CASSANDRA_HOSTS and "
+                "NEWS_CASSANDRA_PORT in .env."
+            ) from None
+        except Exception as exc:  # auth, TLS and protocol errors come as various types
+            cluster.shutdown()
+            raise StoreUnavailable(f"cannot open a session on Cassandra at {where}: {exc}") from None
+        log.info("connected to Cassandra at %s", where)
+        return session
+    raise AssertionError("unreachable")
 
 
 def _connect_astra(settings: Settings) -> Any:

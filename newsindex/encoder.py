@@ -246,10 +246,21 @@ def _load_sentence_transformer(settings: Settings, name: str, device: str) -> An
         raise ModelUnavailable(f"could not load model {name!r} from {source}: {exc}") from None
 
 
-def load_encoder(settings: Settings) -> Encoder:
-    """Load the configured model (default e5-small-v2); never silently another one."""
-    device = _resolve_device(settings.device)
+def load_encoder(settings: Settings) -> Any:
+    """Load the configured model (default e5-small-v2); never silently another one.
+
+    Returns an `Encoder` (sentence-transformers, fp32 or bf16), or for NEWS_PRECISION=int8 the
+    onnxruntime encoder of the model's int8 export; both satisfy `Embedder`.
+    """
     name = canonical_model_name(settings.model)
+    if settings.precision == "int8":
+        from newsindex.onnx_encoder import load_int8_encoder
+
+        profile = profile_for(settings, name)
+        if profile is None:
+            raise ModelUnavailable(f"NEWS_PRECISION=int8 is not available for {name}")
+        return load_int8_encoder(settings, profile)
+    device = _resolve_device(settings.device)
     started = time.perf_counter()
     model = _load_sentence_transformer(settings, name, device)
     profile = profile_for(settings, name) or ModelProfile(

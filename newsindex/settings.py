@@ -140,7 +140,10 @@ class Settings:
     device: str = field(default="auto", metadata=_env("NEWS_DEVICE", "auto, cpu or cuda"))
     precision: str = field(
         default="auto",
-        metadata=_env("NEWS_PRECISION", "auto (bf16 autocast where the CPU/GPU supports it), fp32 or bf16"),
+        metadata=_env(
+            "NEWS_PRECISION",
+            "auto (bf16 autocast where the CPU/GPU supports it), fp32, bf16, or int8 (onnxruntime, e5 only)",
+        ),
     )
 
     # --- ingestion -----------------------------------------------------------------------------
@@ -247,6 +250,13 @@ class Settings:
         metadata=_env("NEWS_CASSANDRA_VERSION", "cassandra-all version for the local node (5.0.x)"),
     )
     local_heap: str = field(default="1G", metadata=_env("NEWS_LOCAL_HEAP", "JVM heap of the local node"))
+    local_commitlog_sync: str = field(
+        default="periodic",
+        metadata=_env(
+            "NEWS_LOCAL_COMMITLOG_SYNC",
+            "local node: periodic (fsync every 10 s), group (acknowledge after a 15 ms group fsync) or batch",
+        ),
+    )
     local_storage_port: int = field(
         default=7000, metadata=_env("NEWS_LOCAL_STORAGE_PORT", "internode port of the local node")
     )
@@ -371,10 +381,12 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{key}={name!r} is not a valid CQL identifier (letters, digits, _)")
     if s.device not in {"auto", "cpu", "cuda"}:
         raise ConfigError(f"NEWS_DEVICE must be auto, cpu or cuda, not {s.device!r}")
-    if s.precision not in {"auto", "fp32", "bf16"}:
-        raise ConfigError(f"NEWS_PRECISION must be auto, fp32 or bf16, not {s.precision!r}")
+    if s.precision not in {"auto", "fp32", "bf16", "int8"}:
+        raise ConfigError(f"NEWS_PRECISION must be auto, fp32, bf16 or int8, not {s.precision!r}")
     if not 1 <= s.lexical_buckets <= 65536:
         raise ConfigError("NEWS_LEXICAL_BUCKETS must be between 1 and 65536")
+    if s.local_commitlog_sync not in {"periodic", "group", "batch"}:
+        raise ConfigError(f"NEWS_LOCAL_COMMITLOG_SYNC must be periodic, group or batch, not {s.local_commitlog_sync!r}")
     if s.retention_days < 0:
         raise ConfigError("NEWS_RETENTION_DAYS must be 0 (keep everything) or a number of days")
     if s.query_threads < 0:

@@ -6,6 +6,7 @@ The shared node (`make test` starts it) must never be killed; fault tests use on
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import time
@@ -16,9 +17,18 @@ from newsindex.settings import Settings
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the ephemeral range, so no client connection can take it before the node binds it."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(20000, 32000)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 class PrivateNode:
@@ -41,6 +51,11 @@ class PrivateNode:
         pid = self.node.pid()
         assert pid is not None, "the private node is not running"
         os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, 0)  # our child: reap it, or it lingers as a zombie
+            return
+        except ChildProcessError:
+            pass
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
