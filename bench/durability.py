@@ -71,6 +71,17 @@ class Node:
                 while self.node.pid() is not None:
                     time.sleep(0.1)
 
+    def wait_port_free(self, timeout_s: float = 120.0) -> None:
+        from localcassandra.ports import port_is_free, port_owner
+
+        port = self.settings.cassandra_port
+        deadline = time.monotonic() + timeout_s
+        while not port_is_free("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                owner = port_owner(port)
+                raise RuntimeError(f"port {port} still taken by {owner.describe() if owner else 'unknown'}")
+            time.sleep(0.5)
+
 
 def lost_after_kill(node: Node, writes: int, kill_after: int) -> dict[str, Any]:
     from newsindex.connect import close, connect
@@ -111,6 +122,7 @@ def lost_after_kill(node: Node, writes: int, kill_after: int) -> dict[str, Any]:
     with lock:
         acknowledged = set(acked)
     close(session)
+    node.wait_port_free()
     node.node.start()
     session = connect(node.settings)
     present = {r.id for r in session.execute("SELECT id FROM durability.t", timeout=120)}

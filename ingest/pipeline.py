@@ -67,6 +67,7 @@ class Summary:
     stats_seconds: float = 0.0
     write_retries: int = 0
     failed_writes: int = 0
+    write_requests: int = 0  # statements sent (a postings batch counts once), retries not included
     outage_seconds: float = 0.0
     verify_seconds: float = 0.0
     repaired: int = 0
@@ -203,6 +204,7 @@ class IngestRun:
         s.write_seconds = self.writer.busy_seconds
         s.write_retries = self.writer.retried
         s.failed_writes = len(self.writer.failed)
+        s.write_requests = self.writer.written + len(self.writer.failed)
         s.outage_seconds = sum(self.writer.outages)
         s.seconds = time.perf_counter() - started
         s.articles_per_s = (s.new + s.updated) / s.seconds if s.seconds else 0.0
