@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunk import TokenCounter, split_passages
-from ingest.clean import article_id, canonical_link, clean_row
+from ingest.clean import clean_row
 from ingest.faults import KillSwitch
-from ingest.plan import Plan, Shard, plan_rows
+from ingest.plan import Plan, Shard, link_id, plan_rows
 from ingest.read import read_rows, write_quarantine
 from ingest.records import Article, Passage, Quarantined
 from newsindex.encoder import Embedder
@@ -149,7 +149,8 @@ class IngestRun:
             self.limit,
         )
         self.summary.duplicates = plan.duplicates
-        self.progress.total = len(plan.winners)
+        self.summary.over_limit = plan.over_limit
+        self.progress.total = plan.articles
         window: list[Article] = []
         for item in self._articles(path, plan):
             window.append(item)
@@ -182,24 +183,25 @@ class IngestRun:
         s = self.summary
         quarantined: list[Quarantined] = []
         for row in read_rows(path, self.settings.read_chunk_rows, self.settings.max_article_chars):
+            if row.line > plan.last_line:
+                break  # appended since the plan was made: the next run takes it
             s.rows += 1
             if isinstance(row, Quarantined):
-                if self.shard.index == 0:  # unreadable rows have no id; shard 0 reports them
+                if self.shard.reports_unidentified:  # unreadable rows have no id; shard 0 reports them
                     s.read += 1
                     s.quarantined += 1
                     quarantined.append(row)
                 else:
                     s.other_shard += 1
                 continue
-            ident = article_id(canonical_link(row.link)) if row.link.strip() else None
-            if ident is not None and not self.shard.owns(ident):
+            ident = link_id(row.link)  # None: not a URL, quarantined below as bad_link (by shard 0)
+            if (ident is None and not self.shard.reports_unidentified) or (
+                ident is not None and not self.shard.owns(ident)
+            ):
                 s.other_shard += 1
                 continue
-            if ident is not None and plan.winners.get(ident) != row.line:
-                if ident in plan.winners:
-                    continue  # a duplicate merged into its later copy, counted by the plan
-                s.over_limit += 1
-                continue
+            if ident is not None and not plan.wins(row.line):
+                continue  # a duplicate merged into its later copy, or over --limit: counted by the plan
             s.read += 1
             cleaned = clean_row(row, self.settings.max_article_chars)
             if isinstance(cleaned, Quarantined):
