@@ -7,8 +7,10 @@ Either way the caller gets a plain driver `Session` and never sees which path wa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
+from collections.abc import Iterator
 from typing import Any
 
 from newsindex.errors import StoreUnavailable
@@ -26,6 +28,22 @@ class _KnownServerWarnings(logging.Filter):
 
 
 logging.getLogger("cassandra.protocol").addFilter(_KnownServerWarnings())
+
+
+@contextlib.contextmanager
+def _driver_quiet_unless_debug() -> Iterator[None]:
+    """While connecting, the driver logs each refused contact point with a traceback; the
+    `StoreUnavailable` raised after it says the same in one line, so those logs show only at -vv."""
+    driver = logging.getLogger("cassandra.cluster")
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    previous = driver.level
+    driver.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        driver.setLevel(previous)
 
 
 def connect(settings: Settings) -> Any:
@@ -61,7 +79,8 @@ def _connect_cluster(settings: Settings) -> Any:
     cluster = Cluster(**kwargs)
     where = f"{','.join(settings.cassandra_hosts)}:{settings.cassandra_port}"
     try:
-        session = cluster.connect()
+        with _driver_quiet_unless_debug():
+            session = cluster.connect()
     except NoHostAvailable as exc:
         cluster.shutdown()
         raise StoreUnavailable(
