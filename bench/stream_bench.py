@@ -138,14 +138,14 @@ def synthetic_row(i: int, rng: random.Random, content_chars: int = CONTENT_CHARS
     return [title, date, link, " ".join(sentences)]
 
 
-def write_synthetic_csv(path: Path, rows: int, seed: int = 7) -> int:
+def write_synthetic_csv(path: Path, rows: int, content_chars: int = CONTENT_CHARS, seed: int = 7) -> int:
     """Write the file; returns its size in bytes."""
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["Title", "Date", "Link", "Content"])
         for i in range(rows):
-            writer.writerow(synthetic_row(i, rng))
+            writer.writerow(synthetic_row(i, rng, content_chars))
     return path.stat().st_size
 
 
@@ -280,6 +280,9 @@ def run_child(*args: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stream_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="rows per synthetic file")
+    parser.add_argument(
+        "--content-chars", type=int, default=CONTENT_CHARS, help="about how long each article is (the sample: 2,000)"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the dict-plan baseline")
     parser.add_argument("--child", choices=["stream", "plan-dict", "plan-array"], help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -291,22 +294,29 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     # No `exclusive_run` lock: this touches no keyspace, only the CPU, and every rate is printed
     # beside the load average it was measured under.
-    results = [measure(size, baseline=not args.no_baseline) for size in sizes]
+    results = [measure(size, args.content_chars, baseline=not args.no_baseline) for size in sizes]
     report(results)
-    path = save_results("stream", {"sizes": sizes, "results": results, "machine_at_end": machine_info()})
+    data = {"sizes": sizes, "content_chars": args.content_chars, "results": results, "machine_at_end": machine_info()}
+    path = save_results("stream", data)
     say(f"\nresults: {path}")
 
 
-def measure(size: int, baseline: bool) -> dict[str, Any]:
+def measure(size: int, content_chars: int, baseline: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="news-search-stream-") as folder:
         path = Path(folder) / f"synthetic-{size}.csv"
         started = time.perf_counter()
-        file_bytes = write_synthetic_csv(path, size)
+        file_bytes = write_synthetic_csv(path, size, content_chars)
         say(f"[stream] {size:,} rows: wrote {file_bytes / 2**20:,.0f} MiB in {time.perf_counter() - started:.0f}s")
         load = os.getloadavg()[0]
         stream = run_child("--child", "stream", "--csv", str(path))
         say(f"[stream] {size:,} rows streamed: {json.dumps(stream)}")
-        result: dict[str, Any] = {"size": size, "file_mib": file_bytes / 2**20, "load_before": load, **stream}
+        result: dict[str, Any] = {
+            "size": size,
+            "content_chars": content_chars,
+            "file_mib": file_bytes / 2**20,
+            "load_before": load,
+            **stream,
+        }
         if baseline:
             for kind in ("array", "dict", "dict", "array"):  # alternated, each in a fresh process
                 plan = run_child("--child", f"plan-{kind}", "--csv", str(path))
@@ -318,6 +328,7 @@ def measure(size: int, baseline: bool) -> dict[str, Any]:
 
 def report(results: list[dict[str, Any]]) -> None:
     say("\nread -> plan -> clean -> chunk (e5-small-v2 tokenizer), no encoding, no database")
+    say(f"articles of about {results[0]['content_chars'] if results else '?'} characters")
     say(
         table(
             [
