@@ -91,10 +91,10 @@ _ARTEFACT_RULES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 # Invisible characters dropped from text: soft hyphen and zero-width ones; C0/C1 controls other than
-# tab and line breaks (an ESC could rewrite a terminal showing the text); and the bidi embedding and
-# override controls U+202A..U+202E, which can make text display in another order than it reads.
+# tab, line breaks, VT and FF (spaces below) (an ESC could rewrite a terminal showing the text); the bidi
+# embedding and override controls U+202A..U+202E, which can make text display in another order than it reads.
 # Right-to-left text itself, LRM/RLM marks and emoji are kept.
-_ZERO_WIDTH = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
+_ZERO_WIDTH = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
 _NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 _SPACES = re.compile(r"[^\S\n]+")
 _BREAKS = re.compile(r" ?\n[\s]*")

@@ -183,6 +183,7 @@ def test_control_characters_and_bidi_overrides_are_dropped() -> None:
         ("one.\r\n\r\n\r\ntwo.", "one.\ntwo."),
         ("one. \n   \n two.", "one.\ntwo."),
         ("soft\u00adhyphen and zero\u200bwidth", "softhyphen and zerowidth"),
+        ("form\x0cfeed and vertical\x0btab", "form feed and vertical tab"),
     ],
 )
 def test_whitespace_is_normalised_keeping_paragraph_breaks(raw: str, clean: str) -> None:
