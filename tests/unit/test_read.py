@@ -295,3 +295,23 @@ def _read_bytes(data: bytes) -> list[RawRow | Quarantined]:
         f.write(data)
         f.flush()
         return list(read_rows(f.name))
+
+
+@pytest.mark.parametrize("where", ["escaped_quote", "field_start"])
+def test_quotes_cut_by_the_64k_read_pieces_keep_their_meaning(tmp_path: Path, where: str) -> None:
+    """A line is read in 64 KiB pieces: a `""` or an opening quote split between two must not change the record."""
+    if where == "escaped_quote":  # the two quotes of `""` end one piece and start the next
+        head = 'T,2022-01-01,https://x.example/a,"'
+        content = "a" * (65535 - len(head)) + '""' + "b, c\nd"
+        line = head + content + '"\n'
+        expected = content.replace('""', '"')
+    else:  # the comma ends one piece and the opening quote starts the next
+        head = "T,2022-01-01,https://x.example/a" + "x" * (65535 - len("T,2022-01-01,https://x.example/a"))
+        line = head + ',"quoted, with a comma\nand a line"\n'
+        expected = "quoted, with a comma\nand a line"
+    assert line[65535:65537] in ('""', ',"')
+    path = tmp_path / "pieces.csv"
+    path.write_text("Title,Date,Link,Content\n" + line + "B,2022-01-02,https://x.example/b,Next.\n")
+    items = list(read_rows(path))
+    assert quarantined_of(items) == []
+    assert [(r.line, r.content) for r in rows_of(items)] == [(2, expected), (4, "Next.")]
