@@ -29,6 +29,7 @@ import ftfy
 from ingest.records import Article, Quarantined, RawRow
 
 __all__ = [
+    "DateProblem",
     "article_id",
     "canonical_link",
     "clean_row",
@@ -89,10 +90,34 @@ _ARTEFACT_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<!\S)\?+|\?+(?=[#@])|\?{3,}"), " "),
 ]
 
-_ZERO_WIDTH = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+# Invisible characters dropped from text: soft hyphen and zero-width ones; C0/C1 controls other than
+# tab, line breaks, VT and FF (spaces below) (an ESC could rewrite a terminal showing the text); the bidi
+# embedding and override controls U+202A..U+202E, which can make text display in another order than it reads.
+# Right-to-left text itself, LRM/RLM marks and emoji are kept.
+_ZERO_WIDTH = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 _SPACES = re.compile(r"[^\S\n]+")
 _BREAKS = re.compile(r" ?\n[\s]*")
-_DATE_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%Y-%m-%d")
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTHS = {name: n for n, name in enumerate(_MONTH_NAMES, 1)} | {name[:3]: n for n, name in enumerate(_MONTH_NAMES, 1)}
+_MONTHS["sept"] = 9
+_NAMED_DATE = re.compile(r"(?P<month>[A-Za-z]+)\.? (?P<day>\d{1,2}),? (?P<year>\d{4})")
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})")
+MIN_YEAR, MAX_YEAR = 1990, 2100  # no online transfer news before the web; later is a typo
 _TRACKING_PARAMS = frozenset(
     {
         "fbclid",
@@ -141,15 +166,44 @@ def normalise_whitespace(s: str) -> str:
     return _BREAKS.sub("\n", _SPACES.sub(" ", s)).strip()
 
 
+class DateProblem(ValueError):
+    """Why a date was refused: `kind` is missing, impossible, ambiguous or unrecognised."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        self.kind, self.text = kind, text
+        super().__init__(f"{kind} date {text!r}; expected e.g. 'Aug 15, 2023' or '2023-08-15'")
+
+
 def parse_date(s: str) -> datetime.date:
-    """`Aug 15, 2023` (the dataset's form), `August 15, 2023` or `2023-08-15`; ValueError otherwise."""
-    text = " ".join(s.split()).replace("Sept ", "Sep ")
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"unrecognised date {s!r}; expected e.g. 'Aug 15, 2023' or '2023-08-15'")
+    """`Aug 15, 2023` (the dataset's form), `August 15, 2023`, `Aug. 15 2023` or `2023-08-15`.
+
+    Raises `DateProblem` (a ValueError): missing; impossible (`Feb 30, 2023`, month 13, a year
+    outside 1990-2100); ambiguous (`03/04/2022`: day and month could be either); unrecognised.
+    """
+    text = " ".join(s.split())
+    if not text:
+        raise DateProblem("missing", s)
+    if named := _NAMED_DATE.fullmatch(text):
+        month = _MONTHS.get(named["month"].casefold())
+        if month is None:
+            raise DateProblem("unrecognised", s)
+        return _date(int(named["year"]), month, int(named["day"]), s)
+    if iso := _ISO_DATE.fullmatch(text):
+        return _date(int(iso["year"]), int(iso["month"]), int(iso["day"]), s)
+    if numeric := _NUMERIC_DATE.fullmatch(text):
+        first, second = int(numeric[1]), int(numeric[2])
+        if first <= 12 and second <= 12 and first != second:
+            raise DateProblem("ambiguous", s)
+    raise DateProblem("unrecognised", s)
+
+
+def _date(year: int, month: int, day: int, original: str) -> datetime.date:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise DateProblem("impossible", original)
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        raise DateProblem("impossible", original) from None
 
 
 def canonical_link(url: str) -> str:
@@ -158,11 +212,14 @@ def canonical_link(url: str) -> str:
     https, lower-case host, no default port, fragment, credentials, tracking parameters or trailing
     slash; remaining query parameters sorted. ValueError if `url` is not an absolute http(s) URL.
     """
-    parts = urlsplit(url.strip())
+    text = url.strip()
+    if _NOT_IN_URL.search(text):
+        raise ValueError(f"not an absolute http(s) URL (it has spaces or control characters): {url!r}")
+    parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
-    port = parts.port
+    port = parts.port  # ValueError for a port that is not a number in 0..65535
     netloc = parts.hostname + (f":{port}" if port not in (None, 80, 443) else "")
     params = [
         (key, value)
@@ -191,8 +248,9 @@ def clean_row(row: RawRow, max_chars: int = DEFAULT_MAX_CHARS) -> Article | Quar
         return _quarantine(row, f"bad_link: {row.link.strip()[:100]!r}")
     try:
         published = parse_date(row.date)
-    except ValueError:
-        return _quarantine(row, f"bad_date: {row.date.strip()[:40]!r}")
+    except DateProblem as exc:
+        detail = exc.kind if exc.kind == "missing" else f"{exc.kind} {row.date.strip()[:40]!r}"
+        return _quarantine(row, f"bad_date: {detail}")
     title = " ".join(repair_text(row.title).split())
     if not title:
         return _quarantine(row, "empty_title")

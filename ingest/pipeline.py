@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunk import TokenCounter
-from ingest.clean import article_id, canonical_link, clean_row
+from ingest.clean import clean_row
 from ingest.faults import KillSwitch
-from ingest.plan import Plan, Shard, plan_rows
+from ingest.plan import Plan, Shard, link_id, plan_rows
 from ingest.prune import all_article_ids, articles_published_before, remove_articles
 from ingest.read import read_rows, write_quarantine
 from ingest.records import Article, Quarantined
@@ -162,6 +162,7 @@ class IngestRun:
         )
         self._counted: dict[str, str] = {}  # article id -> "new" / "updated", as first counted
         self._unreadable = 0
+        self._file_ids: set[str] = set()  # every article id in the file (only for --sync)
         self._only: set[str] | None = None  # the articles a repair pass redoes
 
     # --- the run --------------------------------------------------------------------------------
@@ -183,7 +184,8 @@ class IngestRun:
             self.limit,
         )
         self.summary.duplicates = plan.duplicates
-        self.progress.total = len(plan.winners)
+        self.summary.over_limit = plan.over_limit
+        self.progress.total = plan.articles
         self._write_all(self._articles(path, plan))
         self.windows.drain()
         if self.writer.aborted is not None:
@@ -233,7 +235,7 @@ class IngestRun:
             elif self._unreadable:
                 log.warning("--sync skipped: %d unreadable rows may hold articles still in the file", self._unreadable)
             else:
-                doomed |= self.writer.call(lambda: all_article_ids(self.store)) - set(plan.winners)
+                doomed |= self.writer.call(lambda: all_article_ids(self.store)) - self._file_ids
         if doomed:
             removed, touched = remove_articles(self.store, self.postings, self.writer, sorted(doomed))
             self.summary.removed = removed.removed
@@ -263,25 +265,28 @@ class IngestRun:
         s = self.summary
         quarantined: list[Quarantined] = []
         for row in read_rows(path, self.settings.read_chunk_rows, self.settings.max_article_chars):
+            if row.line > plan.last_line:
+                break  # appended since the plan was made: the next run takes it
             s.rows += 1
             if isinstance(row, Quarantined):
                 self._unreadable += 1
-                if self.shard.index == 0:  # unreadable rows have no id; shard 0 reports them
+                if self.shard.reports_unidentified:  # unreadable rows have no id; shard 0 reports them
                     s.read += 1
                     s.quarantined += 1
                     quarantined.append(row)
                 else:
                     s.other_shard += 1
                 continue
-            ident = article_id(canonical_link(row.link)) if row.link.strip() else None
-            if ident is not None and not self.shard.owns(ident):
+            ident = link_id(row.link)  # None: not a URL, quarantined below as bad_link (by shard 0)
+            if (ident is None and not self.shard.reports_unidentified) or (
+                ident is not None and not self.shard.owns(ident)
+            ):
                 s.other_shard += 1
                 continue
-            if ident is not None and plan.winners.get(ident) != row.line:
-                if ident in plan.winners:
-                    continue  # a duplicate merged into its later copy, counted by the plan
-                s.over_limit += 1
-                continue
+            if ident is not None and self.sync:
+                self._file_ids.add(ident)
+            if ident is not None and not plan.wins(row.line):
+                continue  # a duplicate merged into its later copy, or over --limit: counted by the plan
             s.read += 1
             cleaned = clean_row(row, self.settings.max_article_chars)
             if isinstance(cleaned, Quarantined):
@@ -307,13 +312,10 @@ class IngestRun:
 
     def _repair_articles(self, path: Path, plan: Plan) -> Iterator[Article]:
         for row in read_rows(path, self.settings.read_chunk_rows, self.settings.max_article_chars):
-            if isinstance(row, Quarantined) or not row.link.strip():
+            if isinstance(row, Quarantined):
                 continue
-            try:
-                ident = article_id(canonical_link(row.link))
-            except ValueError:
-                continue
-            if self._only and ident in self._only and plan.winners.get(ident) == row.line:
+            ident = link_id(row.link)
+            if ident is not None and self._only and ident in self._only and plan.wins(row.line):
                 cleaned = clean_row(row, self.settings.max_article_chars)
                 if isinstance(cleaned, Article):
                     yield cleaned

@@ -7,9 +7,11 @@ Either way the caller gets a plain driver `Session` and never sees which path wa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from newsindex.errors import StoreUnavailable
@@ -32,6 +34,22 @@ class _KnownServerWarnings(logging.Filter):
 
 
 logging.getLogger("cassandra.protocol").addFilter(_KnownServerWarnings())
+
+
+@contextlib.contextmanager
+def _driver_quiet_unless_debug() -> Iterator[None]:
+    """While connecting, the driver logs each refused contact point with a traceback; the
+    `StoreUnavailable` raised after it says the same in one line, so those logs show only at -vv."""
+    driver = logging.getLogger("cassandra.cluster")
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    previous = driver.level
+    driver.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        driver.setLevel(previous)
 
 
 def connect(settings: Settings) -> Any:
@@ -77,7 +95,8 @@ def _connect_cluster(settings: Settings) -> Any:
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         cluster = Cluster(**_cluster_kwargs(settings))
         try:
-            session = cluster.connect()
+            with _driver_quiet_unless_debug():
+                session = cluster.connect()
         except NoHostAvailable as exc:
             cluster.shutdown()
             # A node that answers, but too slowly (just started, busy machine), gets another try;

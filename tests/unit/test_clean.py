@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.clean import (
+    DateProblem,
     article_id,
     canonical_link,
     clean_row,
@@ -160,6 +161,17 @@ def test_html_in_content_is_kept_as_text_for_the_page_to_escape() -> None:
     assert repair_text(text) == text
 
 
+def test_right_to_left_text_and_emoji_are_kept() -> None:
+    hebrew, arabic = "\u05e9\u05dc\u05d5\u05dd", "\u0645\u0631\u062d\u0628\u0627"
+    text = f"Fans sang {hebrew} and {arabic} \u26bd\ufe0f \U0001f600 \u200fafter the \u200egoal."
+    assert repair_text(text) == text
+
+
+def test_control_characters_and_bidi_overrides_are_dropped() -> None:
+    raw = "Deal\x1b[2J done\x07 for \u202egnihton\u202c \x9dreported\x01\x7f."
+    assert repair_text(raw) == "Deal done for gnihton reported."
+
+
 # --- whitespace -----------------------------------------------------------------------------------
 
 
@@ -171,6 +183,7 @@ def test_html_in_content_is_kept_as_text_for_the_page_to_escape() -> None:
         ("one.\r\n\r\n\r\ntwo.", "one.\ntwo."),
         ("one. \n   \n two.", "one.\ntwo."),
         ("soft\u00adhyphen and zero\u200bwidth", "softhyphen and zerowidth"),
+        ("form\x0cfeed and vertical\x0btab", "form feed and vertical tab"),
     ],
 )
 def test_whitespace_is_normalised_keeping_paragraph_breaks(raw: str, clean: str) -> None:
@@ -197,10 +210,39 @@ def test_sept_is_read_as_september() -> None:
     assert parse_date("Sept 1, 2021") == datetime.date(2021, 9, 1)
 
 
-@pytest.mark.parametrize("text", ["", "15/08/2023", "yesterday", "Aug 32, 2023", "2023-13-01"])
-def test_unparseable_dates_raise_value_error(text: str) -> None:
-    with pytest.raises(ValueError, match="unrecognised date"):
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("", "missing"),
+        ("   ", "missing"),
+        ("Feb 30, 2023", "impossible"),
+        ("Aug 32, 2023", "impossible"),
+        ("2023-13-01", "impossible"),
+        ("Aug 15, 1899", "impossible"),
+        ("Aug 15, 2199", "impossible"),
+        ("03/04/2022", "ambiguous"),
+        ("3.4.2022", "ambiguous"),
+        ("15/08/2023", "unrecognised"),
+        ("yesterday", "unrecognised"),
+        ("Foo 1, 2022", "unrecognised"),
+    ],
+)
+def test_refused_dates_say_why(text: str, kind: str) -> None:
+    with pytest.raises(DateProblem, match=f"^{kind} date") as excinfo:
         parse_date(text)
+    assert excinfo.value.kind == kind
+    assert isinstance(excinfo.value, ValueError)
+
+
+@pytest.mark.parametrize("text", ["Aug. 15 2023", "aug 15, 2023", "AUGUST 15, 2023", "2023-8-15"])
+def test_near_forms_of_a_clear_date_are_accepted(text: str) -> None:
+    assert parse_date(text) == datetime.date(2023, 8, 15)
+
+
+def test_leap_day_is_a_date_only_in_a_leap_year() -> None:
+    assert parse_date("Feb 29, 2020") == datetime.date(2020, 2, 29)
+    with pytest.raises(DateProblem, match="impossible"):
+        parse_date("Feb 29, 2023")
 
 
 @pytest.mark.parametrize(
@@ -276,7 +318,14 @@ def test_clean_row_builds_an_article_from_cleaned_fields() -> None:
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [
-        ({"date": "15/08/2023"}, "bad_date: '15/08/2023'"),
+        ({"date": "15/08/2023"}, "bad_date: unrecognised '15/08/2023'"),
+        ({"date": "Feb 30, 2023"}, "bad_date: impossible 'Feb 30, 2023'"),
+        ({"date": "03/04/2022"}, "bad_date: ambiguous '03/04/2022'"),
+        ({"date": " "}, "bad_date: missing"),
+        ({"link": "not a link"}, "bad_link: 'not a link'"),
+        ({"link": "https://example.org/a b"}, "bad_link: 'https://example.org/a b'"),
+        ({"link": "https://example.org:99999/a"}, "bad_link:"),
+        ({"link": "http://[::1/a"}, "bad_link:"),
         ({"link": "example.org/fictional/a"}, "bad_link: 'example.org/fictional/a'"),
         ({"content": "?? pic.twitter.com/AbCdE12345"}, "empty_content"),
         ({"title": "??"}, "empty_title"),
@@ -295,8 +344,8 @@ def test_clean_row_quarantines_what_cannot_become_an_article(fields: dict[str, s
 def test_bad_date_file_quarantines_two_rows_and_keeps_the_long_month_form() -> None:
     results = [clean_row(r) for r in read_rows(DATA / "bad_date.csv") if isinstance(r, RawRow)]
     assert [r.reason for r in results if isinstance(r, Quarantined)] == [
-        "bad_date: '15/08/2023'",
-        "bad_date: 'yesterday'",
+        "bad_date: unrecognised '15/08/2023'",
+        "bad_date: unrecognised 'yesterday'",
     ]
     assert [r.published for r in results if isinstance(r, Article)] == [datetime.date(2023, 8, 15)]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.plan import Shard, plan_rows
+from ingest.plan import Shard, link_id, plan_rows
 from ingest.records import Quarantined, RawRow
 from newsindex.errors import SchemaMismatch
 from newsindex.profiles import ModelProfile
@@ -53,18 +53,54 @@ def test_plan_keeps_the_last_copy_of_a_duplicate_link() -> None:
         Quarantined(5, "bad", ""),
     ]
     plan = plan_rows(rows, Shard())
-    assert plan.duplicates == 1 and sorted(plan.winners.values()) == [3, 4]
+    assert (plan.duplicates, plan.over_limit, plan.articles) == (1, 0, 2)
+    assert list(plan.lines) == [3, 4]
+    assert [line for line in range(1, 7) if plan.wins(line)] == [3, 4]
+    assert plan.last_line == 5
+
+
+@pytest.mark.parametrize(
+    "link", ["not a link", "/fictional/relative", "ftp://example.org/a", "https://", "http://[::1"]
+)
+def test_a_row_whose_link_is_not_a_url_is_left_for_the_quarantine(link: str) -> None:
+    plan = plan_rows([row(2, link), row(3, "https://example.org/fictional/ok")], Shard())
+    assert (plan.articles, plan.duplicates, plan.over_limit) == (1, 0, 0)
+    assert link_id(link) is None
+    assert not plan.wins(2) and plan.wins(3)
+
+
+def test_plan_is_kept_as_flat_integer_arrays() -> None:
+    rows = (row(i, f"https://example.org/fictional/{i % 500}") for i in range(2, 2002))
+    plan = plan_rows(rows, Shard())
+    assert plan.lines.typecode == "q" and plan.articles == 500
+    assert plan.duplicates == 1500
+    assert list(plan.lines) == list(range(1502, 2002))  # the last copy of each link
 
 
 def test_shards_partition_the_articles() -> None:
     rows = [row(i, f"https://example.org/fictional/{i}") for i in range(2, 60)]
-    parts = [set(plan_rows(rows, Shard(i, 3)).winners) for i in range(3)]
+    parts = [{line for line in range(60) if plan_rows(rows, Shard(i, 3)).wins(line)} for i in range(3)]
     assert sum(len(p) for p in parts) == 58 and not (parts[0] & parts[1] or parts[1] & parts[2])
+
+
+def test_limit_takes_the_first_links_each_at_its_last_copy() -> None:
+    links = ["a", "b", "a", "c", "d", "b", "c"]
+    rows = [row(i, f"https://example.org/fictional/{x}") for i, x in enumerate(links, start=2)]
+    plan = plan_rows(rows, Shard(), limit=2)
+    assert list(plan.lines) == [4, 7]  # a at line 4, b at line 7
+    assert (plan.duplicates, plan.over_limit) == (2, 3)
 
 
 def test_limit_caps_distinct_articles() -> None:
     rows = [row(i, f"https://example.org/fictional/{i}") for i in range(2, 12)]
-    assert len(plan_rows(rows, Shard(), limit=4).winners) == 4
+    plan = plan_rows(rows, Shard(), limit=4)
+    assert plan.articles == 4 and plan.over_limit == 6
+
+
+def test_empty_plan() -> None:
+    plan = plan_rows([], Shard())
+    assert (plan.articles, plan.duplicates, plan.over_limit, plan.last_line) == (0, 0, 0, 0)
+    assert not plan.wins(2)
 
 
 @pytest.mark.parametrize("text", ["1", "3/3", "a/b", "-1/2"])
