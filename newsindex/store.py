@@ -264,8 +264,12 @@ class IndexStore:
         must_terms: Sequence[str] = (),
         with_vector: bool = False,
     ) -> list[PassageHit]:
-        """One ANN query; filters run inside it (SAI), the server computes the dot-product score."""
-        from cassandra import ConsistencyLevel
+        """One ANN query; filters run inside it (SAI), the server computes the dot-product score.
+
+        Runs in the ANN execution profile (NEWS_ANN_CONSISTENCY, speculative retries on other nodes:
+        newsindex.failover); a read is idempotent, which is what lets the driver speculate.
+        """
+        from newsindex.failover import ANN_PROFILE
 
         cql = ann_cql(
             self.settings,
@@ -284,9 +288,9 @@ class IndexStore:
         params += list(must_terms)
         params += [vector, limit]
         bound = statement.bind(params)
-        bound.consistency_level = ConsistencyLevel.LOCAL_ONE
+        bound.is_idempotent = True
         bound.fetch_size = max(limit + 1, 5000)
-        rows = self.session.execute(bound, timeout=self.settings.request_timeout_s)
+        rows = self.session.execute(bound, timeout=self.settings.request_timeout_s, execution_profile=ANN_PROFILE)
         return [
             PassageHit(
                 r.article_id,
