@@ -310,6 +310,33 @@ def _follow(path: Path) -> None:
                 time.sleep(0.5)
 
 
+@db.command(context_settings={"ignore_unknown_options": True})
+@click.option("--node", "node_index", type=int, default=1, show_default=True, help="Ask node N (1-based).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.pass_context
+@_errors_to_click
+def nodetool(ctx: click.Context, node_index: int, args: tuple[str, ...]) -> None:
+    """Run nodetool (from the same jars) against a node of the local cluster, e.g. `db nodetool status`."""
+    cluster = _cluster(ctx)
+    if not 1 <= node_index <= cluster.size:
+        raise NodeError(f"--node {node_index}: this state dir holds {cluster.size} node(s).")
+    click.echo(cluster.nodetool(cluster.node(node_index), list(args), timeout_s=3600), nl=False)
+
+
+@db.command()
+@click.argument("keyspace", required=False)
+@click.pass_context
+@_errors_to_click
+def repair(ctx: click.Context, keyspace: str | None) -> None:
+    """Full repair of KEYSPACE (default NEWS_KEYSPACE) on every node of the local cluster: after a node
+    was down longer than hints cover, this makes every replica hold every row again."""
+    cluster = _cluster(ctx)
+    name = keyspace or cluster.settings.keyspace
+    started = time.monotonic()
+    cluster.repair(name, timeout_s=3600)
+    _say(f"Repaired keyspace {name} on {cluster.size} nodes in {time.monotonic() - started:.1f} s.")
+
+
 @db.command()
 @click.option("--yes", is_flag=True, help="Really delete all data of the local node(s).")
 @click.pass_context

@@ -188,3 +188,17 @@ def test_asking_another_topology_of_a_state_dir_is_a_clear_error(settings: Setti
     result = CliRunner().invoke(db, ["start", "--nodes", "1", "--dry-run"], obj=settings)
     assert result.exit_code == 2 and "keeps the topology it was created with" in result.output
     assert "Traceback" not in result.output
+
+
+def test_docker_compose_offers_the_same_three_node_layout() -> None:
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+    nodes = {name: s for name, s in compose["services"].items() if "cluster" in s.get("profiles", [])}
+    assert sorted(nodes) == ["cassandra1", "cassandra2", "cassandra3"]
+    for service in nodes.values():
+        env = service["environment"]
+        assert env["CASSANDRA_SEEDS"] == "cassandra1" and env["CASSANDRA_DC"] == "dc1"
+        assert env["CASSANDRA_ENDPOINT_SNITCH"] == "GossipingPropertyFileSnitch"
+        assert env["MAX_HEAP_SIZE"] == "768M"
+    assert nodes["cassandra2"]["depends_on"]["cassandra1"]["condition"] == "service_healthy"
+    assert nodes["cassandra3"]["depends_on"]["cassandra2"]["condition"] == "service_healthy"
+    assert [s["ports"] for s in nodes.values()] == [["127.0.0.1:9042:9042"], [], []]
