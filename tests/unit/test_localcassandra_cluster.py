@@ -202,3 +202,10 @@ def test_docker_compose_offers_the_same_three_node_layout() -> None:
     assert nodes["cassandra2"]["depends_on"]["cassandra1"]["condition"] == "service_healthy"
     assert nodes["cassandra3"]["depends_on"]["cassandra2"]["condition"] == "service_healthy"
     assert [s["ports"] for s in nodes.values()] == [["127.0.0.1:9042:9042"], [], []]
+
+
+def test_an_address_the_machine_does_not_have_is_a_clear_error() -> None:
+    from localcassandra.ports import check_ports_free
+
+    with pytest.raises(NodeError, match=r"192\.0\.2\.1 is not an address of this machine"):
+        check_ports_free("192.0.2.1", {"NEWS_CASSANDRA_PORT": 19042})
