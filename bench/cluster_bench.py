@@ -6,9 +6,11 @@ state dirs, free ports, NEWS_LOCAL_HEAP per node, default 768M), side by side, t
    alternated (1, 3, then 3, 1 ...), e5-small-v2; seconds, articles/s, failures, bytes on disk per node;
 2. search: semantic and hybrid searches of the eval queries on each, alternated per round;
    p50/p95/p99 of the whole search; replicas contacted by one ANN query (query trace);
-3. outage: on the cluster, searches in a loop for --outage-s seconds while node 2 is killed (kill -9)
-   5 s in, with the product's failover settings and with them off (NEWS_SPECULATIVE_DELAY_MS=0,
-   NEWS_READ_RETRIES=0), alternated; errors, and latency before / after the kill.
+3. write: recombined passage rows (no encoder) written into each, alternated: the server's write cost;
+4. outage: on the cluster, searches in a loop for --outage-s seconds while a node is killed (kill -9)
+   5 s in (node 2, 3, 1, 2, ... in turn, restarted after each run), with the product's failover
+   settings and with them off (NEWS_SPECULATIVE_DELAY_MS=0, NEWS_READ_RETRIES=0), alternated; errors,
+   and latency before / after the kill.
 Both topologies are stopped and deleted at the end. Same cores for both: RF 3 on one machine does
 three times the server work, so read the ratios as the price of replication, not of scale-out.
 """
@@ -28,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import common
+from bench.synthetic import load_rows, read_source_passages, recombined_rows
 
 SAMPLE = common.REPO / "data" / "news_sample.csv"
 VARIANTS = ("1 node", "3 nodes")
+PARTS = ("ingest", "write", "search", "outage")
 KILL_AT_S = 5.0
 
 
@@ -111,6 +115,39 @@ def ingest(settings: dict[str, Any], clusters: dict[str, Any], csv: Path, rounds
     return out
 
 
+def write_only(settings: dict[str, Any], source_keyspace: str, rows: int, rounds: int, encoder: Any) -> dict[str, Any]:
+    """Passage rows without the encoder: the server's write cost alone (RF 3 = three replicas' work).
+
+    The rows are the ingested sample's passages recombined (bench.synthetic), written with the product's
+    BoundedWriter and prepared INSERT at NEWS_BENCH_WRITE_CONCURRENCY in flight, alternated per round.
+    """
+    from newsindex.connect import close, connect
+    from newsindex.schema import ensure_schema
+    from newsindex.store import IndexStore
+
+    source = connect(settings["1 node"].with_(keyspace=source_keyspace))
+    try:
+        sources = read_source_passages(source, source_keyspace)
+    finally:
+        close(source)
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
+    for number in range(rounds):
+        for name in VARIANTS if number % 2 == 0 else tuple(reversed(VARIANTS)):
+            s = settings[name].with_(keyspace=f"bench_cluster_w{number}")
+            session = connect(s)
+            try:
+                common.drop_keyspace(session, s.keyspace)
+                ensure_schema(session, s, encoder.profile)
+                loaded = load_rows(
+                    IndexStore(session, s), recombined_rows(sources, rows, number), common.write_concurrency()
+                )
+            finally:
+                close(session)
+            out[name].append({**vars(loaded), "rows_per_s": loaded.rows_per_s, "load_avg": os.getloadavg()[0]})
+            common.say(f"[cluster] write-only round {number + 1}, {name}: {loaded.rows_per_s:,.0f} rows/s")
+    return out
+
+
 def search_latency(settings: dict[str, Any], keyspace: str, queries: list[str], encoder: Any) -> dict[str, Any]:
     from newsindex.factory import build_service
     from newsindex.search import SearchRequest
@@ -162,8 +199,9 @@ def ann_replicas(service: Any, vector: Any) -> dict[str, Any]:
 
 
 def outage(
-    settings: Any, cluster: Any, keyspace: str, queries: list[str], encoder: Any, seconds: float
+    settings: Any, cluster: Any, keyspace: str, queries: list[str], encoder: Any, seconds: float, rounds: int
 ) -> dict[str, Any]:
+    """Per round both variants, alternated (A B, B A, ...); the killed node rotates 2, 3, 1, 2, ..."""
     from newsindex.factory import build_service
     from newsindex.search import SearchRequest
 
@@ -172,7 +210,9 @@ def outage(
         "failover off (speculation 0, read retries 0)": settings.with_(speculative_delay_ms=0, read_retries=0),
     }
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
-    for number, name in enumerate(list(variants) + list(reversed(variants))):
+    names = [n for r in range(rounds) for n in (list(variants) if r % 2 == 0 else list(reversed(variants)))]
+    for number, name in enumerate(names):
+        victim = (2, 3, 1)[number % 3]
         service = build_service(variants[name].with_(keyspace=keyspace), encoder=encoder)
         events: list[tuple[float, bool, float, str]] = []
         try:
@@ -181,7 +221,7 @@ def outage(
             started, killed, i = time.monotonic(), False, 0
             while time.monotonic() - started < seconds:
                 if not killed and time.monotonic() - started >= KILL_AT_S:
-                    cluster.node(2).kill()
+                    cluster.node(victim).kill()
                     killed = True
                 query, mode = queries[i % len(queries)], ("semantic", "hybrid")[i % 2]
                 i += 1
@@ -200,6 +240,7 @@ def outage(
         errors = [(round(at, 1), err) for at, ok, _ms, err in events if not ok]
         out[name].append(
             {
+                "victim": victim,
                 "searches": len(events),
                 "errors": len(errors),
                 "error_samples": errors[:5],
@@ -207,14 +248,17 @@ def outage(
                 "after_kill": common.percentiles(after),
             }
         )
-        common.say(f"[cluster] outage {number + 1}: {name}: {len(errors)} errors in {len(events)} searches")
+        common.say(
+            f"[cluster] outage {number + 1}, node {victim} killed, {name}: {len(errors)} errors, {len(events)} searches"
+        )
         t = time.monotonic()
         cluster.start()
-        common.say(f"[cluster] node 2 back, ring UN again after {time.monotonic() - t:.0f} s")
+        common.say(f"[cluster] node {victim} back, ring UN again after {time.monotonic() - t:.0f} s")
     return out
 
 
 def report(result: dict[str, Any]) -> str:
+    out = []
     rows = []
     for name in VARIANTS:
         for n, s in enumerate(result["ingest"][name]):
@@ -222,42 +266,50 @@ def report(result: dict[str, Any]) -> str:
             rows.append(
                 [name, n + 1, s["new"], s["failed"], s["seconds"], s["articles_per_s"], s["passages"], per_node]
             )
-    ingest_table = common.table(
-        ["topology", "round", "articles", "failed", "seconds", "articles/s", "passages", "MiB on disk per node"],
-        rows,
-        2,
-    )
-    lat = result["search"]["latency"]
-    base = {m: lat[f"1 node, {m}"]["median"] for m in ("semantic", "hybrid")}
-    search_table = common.table(
-        ["topology, mode", "n", "p50 ms", "p95 ms", "p99 ms", "p50 vs 1 node"],
-        [
+    headers = ["topology", "round", "articles", "failed", "seconds", "articles/s", "passages", "MiB on disk per node"]
+    out.append(common.table(headers, rows, 2))
+    if "write" in result:
+        rows = [
+            [name, n + 1, r["rows"], r["failed"], r["retried"], r["seconds"], r["rows_per_s"], r["load_avg"]]
+            for name in VARIANTS
+            for n, r in enumerate(result["write"][name])
+        ]
+        headers = ["topology", "round", "rows", "failed", "retried", "seconds", "rows/s", "load average"]
+        out.append(common.table(headers, rows, 1))
+    if "search" in result:
+        lat = result["search"]["latency"]
+        base = {m: lat[f"1 node, {m}"]["median"] for m in ("semantic", "hybrid")}
+        rows = [
             [k, s["n"], s["median"], s["p95"], s["p99"], common.ratio(s["median"], base[k.split(", ")[1]])]
             for k, s in lat.items()
-        ],
-        1,
-    )
-    rows = []
-    for name, runs in result["outage"].items():
-        for r in runs:
-            rows.append(
-                [
-                    name,
-                    r["searches"],
-                    r["errors"],
-                    r["before_kill"].get("median", 0.0),
-                    r["after_kill"].get("median", 0.0),
-                    r["after_kill"].get("max", 0.0),
-                ]
-            )
-    outage_table = common.table(
-        ["3 nodes, node 2 killed 5 s in", "searches", "errors", "p50 before ms", "p50 after ms", "max after ms"],
-        rows,
-        1,
-    )
-    return "\n\n".join(
-        [ingest_table, search_table, outage_table, f"ANN trace (3 nodes): {result['search']['ann_replicas_3_nodes']}"]
-    )
+        ]
+        out.append(common.table(["topology, mode", "n", "p50 ms", "p95 ms", "p99 ms", "p50 vs 1 node"], rows, 1))
+        out.append(f"ANN trace (3 nodes): {result['search']['ann_replicas_3_nodes']}")
+    if "outage" in result:
+        rows = [
+            [
+                name,
+                r.get("victim", 2),
+                r["searches"],
+                r["errors"],
+                r["before_kill"].get("median", 0.0),
+                r["after_kill"].get("median", 0.0),
+                r["after_kill"].get("max", 0.0),
+            ]
+            for name, runs in result["outage"].items()
+            for r in runs
+        ]
+        headers = [
+            "3 nodes, a node killed 5 s in",
+            "node killed",
+            "searches",
+            "errors",
+            "p50 before ms",
+            "p50 after ms",
+            "max after ms",
+        ]
+        out.append(common.table(headers, rows, 1))
+    return "\n\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternated ingest rounds per topology")
     parser.add_argument("--queries", type=int, default=200, help="searches per topology and mode")
     parser.add_argument("--outage-s", type=float, default=60.0, help="seconds of searching per outage run")
+    parser.add_argument("--outage-rounds", type=int, default=3, help="kills per failover variant")
+    parser.add_argument("--write-rows", type=int, default=3000, help="rows per write-only load")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -290,15 +345,24 @@ def main(argv: list[str] | None = None) -> int:
         encoder = load_encoder(settings["1 node"])
         csv = sample_csv(root / "sample.csv", args.articles)
         result["load_avg"] = {"start": os.getloadavg()}
-        result["ingest"] = ingest(settings, clusters, csv, args.rounds, encoder)
+        parts = args.parts.split(",")
+        # every later part needs an ingested keyspace: the last ingest round's, or one round when ingest is skipped
+        result["ingest"] = ingest(settings, clusters, csv, args.rounds if "ingest" in parts else 1, encoder)
+        keyspace = f"bench_cluster_r{(args.rounds if 'ingest' in parts else 1) - 1}"
         result["load_avg"]["after ingest"] = os.getloadavg()
+        if "write" in parts:
+            result["write"] = write_only(settings, keyspace, args.write_rows, args.rounds, encoder)
+            result["load_avg"]["after write"] = os.getloadavg()
         queries = list(itertools.islice(itertools.cycle(common.eval_queries()), args.queries))
-        keyspace = f"bench_cluster_r{args.rounds - 1}"
-        result["search"] = search_latency(settings, keyspace, queries, encoder)
-        result["load_avg"]["after search"] = os.getloadavg()
+        if "search" in parts:
+            result["search"] = search_latency(settings, keyspace, queries, encoder)
+            result["load_avg"]["after search"] = os.getloadavg()
         common.save_results("cluster-partial", result)
-        result["outage"] = outage(settings["3 nodes"], clusters["3 nodes"], keyspace, queries, encoder, args.outage_s)
-        result["load_avg"]["after outage"] = os.getloadavg()
+        if "outage" in parts:
+            result["outage"] = outage(
+                settings["3 nodes"], clusters["3 nodes"], keyspace, queries, encoder, args.outage_s, args.outage_rounds
+            )
+            result["load_avg"]["after outage"] = os.getloadavg()
         result["rss_bytes"] = {name: [st.rss_bytes for st in c.status()] for name, c in clusters.items()}
     finally:
         for cluster in clusters.values():
