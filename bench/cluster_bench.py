@@ -70,6 +70,9 @@ def topology_settings(root: Path, nodes: int) -> Any:
         cassandra_local_dc="dc1" if nodes > 1 else "",
         replication=replication_for(nodes),
         state_dir=root / f"state{nodes}",
+        # schema changes on 3 nodes of a saturated 2-core machine took over the default 20 s once; the searches
+        # measured here fail on the server's own 5 / 10 s read timeouts long before this
+        request_timeout_s=60.0,
         model=os.environ.get("NEWS_MODEL", DEFAULT_MODEL),
     )
 
