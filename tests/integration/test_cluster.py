@@ -201,6 +201,7 @@ def test_ingest_through_a_node_kill_and_restart_ends_with_an_exact_index(
     try:
         assert cs.wait_for(lambda: _articles_written(session, keyspace, 5), timeout_s=cs.COMMAND_TIMEOUT_S)
         assert victim.kill() is not None
+        assert run.poll() is None, "the ingest finished before the node was killed: nothing was tested"
         time.sleep(15)  # writes go on against two replicas, hints pile up for the third
         cluster.restart()  # the node comes back while (or after) the run goes on
         out, err = run.communicate(timeout=cs.COMMAND_TIMEOUT_S)
