@@ -7,8 +7,8 @@ DEMO_CSV ?= data/news_sample.csv
 PORT ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-unit test-integration lint db-start db-stop db-status ingest-demo app \
-        browser-deps bench bench-scale clean lock
+.PHONY: help venv demo test test-unit test-integration test-cluster lint db-start db-stop db-status ingest-demo app \
+        browser-deps bench bench-scale bench-cluster bench-million clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -47,6 +47,9 @@ test-unit: venv  ## fast tests: no node, no model
 test-integration: venv db-start  ## integration tests against the running local node
 	@$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
 
+test-cluster: venv  ## only the cluster tests: their own 3-node cluster, nodes killed (part of `make test` too)
+	@$(PY) -m pytest tests/integration/test_cluster.py -q -p no:cacheprovider $(PYTEST_ARGS)
+
 lint: venv  ## what CI checks: ruff lint, ruff format, mypy on the typed packages
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
@@ -60,6 +63,12 @@ bench: venv db-start  ## quick benchmarks (minutes); tables go to stdout and ben
 
 bench-scale: venv db-start  ## long scale runs (10k/100k/1M passages)
 	@$(PY) -m bench scale
+
+bench-cluster: venv  ## 1 node vs a 3-node cluster (their own, started and deleted by the bench) and a node's death
+	@$(PY) -m bench.cluster_bench
+
+bench-million: venv db-start  ## 1,000,000 realistic passages on the configured node (hours; use a node of its own)
+	@$(PY) -m bench.million
 
 clean:  ## remove this checkout's venv and caches (the shared env and the node's data stay)
 	rm -rf .venv .pytest_cache .ruff_cache test-output

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from localcassandra.layout import NodeLayout
+from localcassandra.topology import LOCAL_HOST, Member
 from newsindex.settings import Settings
 
 DAEMON = "org.apache.cassandra.service.CassandraDaemon"
@@ -68,7 +69,24 @@ def jpms_flags() -> list[str]:
     return [f"--add-exports={m}=ALL-UNNAMED" for m in ADD_EXPORTS] + [f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS]
 
 
-def build_command(java: Path, lib_dir: Path, jamm: Path, layout: NodeLayout, settings: Settings) -> list[str]:
+def cluster_flags(member: Member, settings: Settings) -> list[str]:
+    """A single node has no peers to tell it is leaving and needs no JMX; a cluster node gets both.
+
+    JMX listens on 127.0.0.1 only, without authentication (Cassandra's `local` JMX mode), for nodetool.
+    """
+    jmx = member.jmx_port(settings.local_jmx_port)
+    if jmx is None:
+        return ["-Dcassandra.shutdown_announce_in_ms=0"]  # no peers to tell; saves 2 s on stop
+    return [
+        f"-Dcassandra.jmx.local.port={jmx}",
+        "-Dcom.sun.management.jmxremote.authenticate=false",
+        f"-Djava.rmi.server.hostname={LOCAL_HOST}",
+    ]
+
+
+def build_command(
+    java: Path, lib_dir: Path, jamm: Path, layout: NodeLayout, settings: Settings, member: Member | None = None
+) -> list[str]:
     """argv of the daemon; yaml and logback.xml must already be written by `write_config`."""
     heap = settings.local_heap
     return [
@@ -85,8 +103,8 @@ def build_command(java: Path, lib_dir: Path, jamm: Path, layout: NodeLayout, set
         f"-Dcassandra.logdir={layout.log_dir}",
         f"-Dlogback.configurationFile={layout.logback_file}",
         "-Dcassandra-foreground=yes",  # otherwise the daemon closes stdout/stderr
-        "-Dcassandra.skip_wait_for_gossip_to_settle=0",  # single node: nothing to settle, saves ~8 s
-        "-Dcassandra.shutdown_announce_in_ms=0",  # no peers to tell; saves 2 s on stop
+        "-Dcassandra.skip_wait_for_gossip_to_settle=0",  # loopback peers settle at once; saves ~8 s
+        *cluster_flags(member or Member(), settings),
         f"-Dcassandra.triggers_dir={layout.triggers_dir}",
         f"-Djava.io.tmpdir={layout.tmp_dir}",
         f"-Djna.tmpdir={layout.tmp_dir}",

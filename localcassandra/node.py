@@ -21,9 +21,10 @@ from localcassandra.command import build_command
 from localcassandra.errors import LogExcerpt, NodeError, tail_lines
 from localcassandra.jars import Jars, ensure_jars, find_jamm, is_complete, lib_dir_for
 from localcassandra.java import find_java
-from localcassandra.layout import LOCAL_HOST, check_local_settings, layout_for, write_config
+from localcassandra.layout import check_cluster_ports, check_local_settings, layout_for, write_config
 from localcassandra.ports import check_ports_free, port_owner
 from localcassandra.probe import release_version
+from localcassandra.topology import LOCAL_HOST, Member
 from newsindex.settings import Settings
 
 Progress = Callable[[str], None]
@@ -65,15 +66,22 @@ class NodeStatus:
 
 
 class LocalNode:
-    """One local node, fully described by `settings` (ports, dirs, heap, version, Java)."""
+    """One local node, fully described by `settings` (ports, dirs, heap, version, Java) and its place
+    `member` in the local topology (the single node by default, or node i of a local cluster)."""
 
     def __init__(
-        self, settings: Settings, env: Mapping[str, str] | None = None, progress: Progress | None = None
+        self,
+        settings: Settings,
+        env: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        member: Member | None = None,
     ) -> None:
         self.settings = settings
-        self.layout = layout_for(settings)
+        self.member = member or Member()
+        self.layout = layout_for(settings, self.member)
+        self.host = self.member.address
         self.port = settings.cassandra_port
-        self.address = f"{LOCAL_HOST}:{self.port}"
+        self.address = f"{self.host}:{self.port}"
         self._env = os.environ if env is None else env
         self._progress = progress or (lambda _msg: None)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -90,7 +98,7 @@ class LocalNode:
 
     def status(self) -> NodeStatus:
         pid = self.pid()
-        version = release_version(LOCAL_HOST, self.port)
+        version = release_version(self.host, self.port)
         note = ""
         if pid is None and version:
             owner = port_owner(self.port)
@@ -120,7 +128,7 @@ class LocalNode:
         java = find_java(self.settings.java_home, self._env)
         lib = lib_dir_for(self.settings.local_cache_dir, self.settings.cassandra_version)
         jamm = find_jamm(lib) if is_complete(lib) else lib / "jamm-<version>.jar"
-        return build_command(java.binary, lib, jamm, self.layout, self.settings)
+        return build_command(java.binary, lib, jamm, self.layout, self.settings, self.member)
 
     # --- actions ---------------------------------------------------------------------------
     def start(self, timeout_s: float | None = None) -> StartResult:
@@ -142,16 +150,13 @@ class LocalNode:
         with _locked(self.layout.lock_file):
             pid = self.pid()
             if pid is not None:
-                version = release_version(LOCAL_HOST, self.port)
+                version = release_version(self.host, self.port)
                 if version:
                     return self._result(pid, version, 0.0, already=True, jars=False)
                 self._progress(f"The node (pid {pid}) is already starting; waiting for CQL on {self.address}")
                 return self._wait(pid, started, timeout, log_offset=0, jars=False)
             java = find_java(self.settings.java_home, self._env)
-            check_ports_free(
-                LOCAL_HOST,
-                {"NEWS_CASSANDRA_PORT": self.port, "NEWS_LOCAL_STORAGE_PORT": self.settings.local_storage_port},
-            )
+            self.check_ports()
             jars = ensure_jars(self.settings.local_cache_dir, self.settings.cassandra_version, java, self._progress)
             pid, offset = self._launch(java.binary, jars)
             self._progress(
@@ -159,6 +164,24 @@ class LocalNode:
                 f"CQL on {self.address}. Log: {self.layout.system_log}"
             )
             return self._wait(pid, started, timeout, log_offset=offset, jars=jars.downloaded)
+
+    def check_ports(self) -> None:
+        """CQL and storage ports on this node's address, and its JMX port (cluster nodes) on 127.0.0.1."""
+        check_ports_free(
+            self.host,
+            {"NEWS_CASSANDRA_PORT": self.port, "NEWS_LOCAL_STORAGE_PORT": self.settings.local_storage_port},
+        )
+        jmx = self.member.jmx_port(self.settings.local_jmx_port)
+        if jmx is not None:
+            check_cluster_ports(self.settings, self.member.nodes)
+            check_ports_free(LOCAL_HOST, {"NEWS_LOCAL_JMX_PORT": jmx})
+
+    def kill(self) -> int | None:
+        """SIGKILL the node's JVM at once, no drain (fault tests); returns the pid it killed."""
+        pid = self.pid()
+        if pid is not None:
+            process.kill_now(pid)
+        return pid
 
     def stop(self, timeout_s: float = 60.0) -> StopResult:
         """SIGTERM and wait (Cassandra flushes memtables on the way out), SIGKILL past the timeout."""
@@ -196,8 +219,8 @@ class LocalNode:
     # --- internals -------------------------------------------------------------------------
     def _launch(self, java: Path, jars: Jars) -> tuple[int, int]:
         layout = self.layout
-        write_config(layout, self.settings)
-        argv = build_command(java, jars.lib_dir, jars.jamm, layout, self.settings)
+        write_config(layout, self.settings, self.member)
+        argv = build_command(java, jars.lib_dir, jars.jamm, layout, self.settings, self.member)
         offset = layout.system_log.stat().st_size if layout.system_log.exists() else 0
         if layout.stdout_log.exists():
             layout.stdout_log.replace(layout.stdout_log.with_suffix(".log.1"))
@@ -227,7 +250,7 @@ class LocalNode:
                     f"dev node) and run `news-search db start` again.",
                     self._excerpts(log_offset),
                 )
-            version = release_version(LOCAL_HOST, self.port)
+            version = release_version(self.host, self.port)
             if version:
                 return self._result(pid, version, time.monotonic() - started, already=False, jars=jars)
             if time.monotonic() >= deadline:

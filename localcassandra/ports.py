@@ -92,8 +92,16 @@ def port_owner(port: int, proc: Path = PROC) -> PortOwner | None:
 def check_ports_free(host: str, ports: dict[str, int]) -> None:
     """Raise a NodeError naming the port, its holder and the setting to change, for the first taken one."""
     for setting, port in ports.items():
-        if port_is_free(host, port):
-            continue
+        try:
+            if port_is_free(host, port):
+                continue
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                raise
+            raise NodeError(
+                f"{host} is not an address of this machine, so a local node cannot listen on it. Linux routes "
+                f"all of 127.0.0.0/8 to loopback; elsewhere add it first (macOS: `sudo ifconfig lo0 alias {host} up`)."
+            ) from None
         owner = port_owner(port) or PortOwner(None, "")
         clients = " (clients read the same setting)" if setting == "NEWS_CASSANDRA_PORT" else ""
         raise NodeError(

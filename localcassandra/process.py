@@ -68,6 +68,13 @@ def wait_gone(pid: int, timeout_s: float) -> bool:
     return True
 
 
+def kill_now(pid: int, timeout_s: float = 15.0) -> None:
+    """SIGKILL, as a crash would: no drain, no flush; waits until the process is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, timeout_s)
+
+
 def terminate(pid: int, timeout_s: float) -> bool:
     """SIGTERM (Cassandra drains and flushes on it), then SIGKILL after `timeout_s`; True if killed."""
     with contextlib.suppress(ProcessLookupError):

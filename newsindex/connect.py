@@ -61,20 +61,15 @@ def connect(settings: Settings) -> Any:
 
 def _cluster_kwargs(settings: Settings) -> dict[str, Any]:
     """Fresh driver options (policies hold per-cluster state, so each attempt gets its own)."""
-    from cassandra import ConsistencyLevel
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
+    from cassandra.policies import ExponentialReconnectionPolicy
 
-    profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc or None)),
-        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
-        request_timeout=settings.request_timeout_s,
-    )
+    from newsindex.failover import execution_profiles
+
     kwargs: dict[str, Any] = {
         "contact_points": list(settings.cassandra_hosts),
         "port": settings.cassandra_port,
-        "execution_profiles": {EXEC_PROFILE_DEFAULT: profile},
+        "execution_profiles": execution_profiles(settings),
         "connect_timeout": settings.connect_timeout_s,
         "protocol_version": 5,
         # A node that comes back is found within seconds (the default backoff grows to 10 minutes, so
@@ -121,6 +116,8 @@ def _connect_cluster(settings: Settings) -> Any:
 def _connect_astra(settings: Settings) -> Any:
     import cassio
 
+    from newsindex.failover import apply_to_existing
+
     try:
         cassio.init(
             token=settings.astra_token,
@@ -136,6 +133,7 @@ def _connect_astra(settings: Settings) -> Any:
         ) from None
     if session is None:
         raise StoreUnavailable("cassio.init returned no session; check the NEWS_ASTRA_* settings")
+    apply_to_existing(session.cluster, settings)
     return session
 
 

@@ -268,6 +268,40 @@ class Settings:
         default=180.0, metadata=_env("NEWS_START_TIMEOUT_S", "seconds `db start` waits for CQL to answer")
     )
 
+    # --- clusters: consistency, failover, the local cluster's JMX -----------------------------------
+    consistency: str = field(
+        default="LOCAL_QUORUM",
+        metadata=_env(
+            "NEWS_CONSISTENCY",
+            "consistency of writes and key reads (articles, manifest, BM25 statistics); LOCAL_QUORUM "
+            "survives one of 3 replicas down",
+        ),
+    )
+    ann_consistency: str = field(
+        default="LOCAL_ONE",
+        metadata=_env("NEWS_ANN_CONSISTENCY", "consistency of vector (ANN) queries; SAI allows only ONE or LOCAL_ONE"),
+    )
+    speculative_delay_ms: int = field(
+        default=500,
+        metadata=_env(
+            "NEWS_SPECULATIVE_DELAY_MS",
+            "an ANN query unanswered after this long is also sent to another node (twice at most); 0 = never",
+        ),
+    )
+    read_retries: int = field(
+        default=2,
+        metadata=_env(
+            "NEWS_READ_RETRIES", "a read that times out or finds too few replicas is retried on the next node"
+        ),
+    )
+    local_jmx_port: int = field(
+        default=7199,
+        metadata=_env(
+            "NEWS_LOCAL_JMX_PORT",
+            "JMX port (127.0.0.1 only, for nodetool) of node 1 of `db start --nodes N`; node i takes it + i - 1",
+        ),
+    )
+
     # -------------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         _validate(self)
@@ -408,3 +442,19 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"NEWS_FAULT_KILL_AFTER must look like article:N or write:N, not {s.fault_kill_after!r}")
     if s.passage_max_tokens and s.passage_max_tokens <= s.passage_overlap_tokens * 2:
         raise ConfigError("NEWS_PASSAGE_MAX_TOKENS must exceed twice NEWS_PASSAGE_OVERLAP_TOKENS")
+    _validate_cluster(s)
+
+
+CONSISTENCY_LEVELS = ("ONE", "LOCAL_ONE", "TWO", "THREE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL")
+
+
+def _validate_cluster(s: Settings) -> None:
+    if s.consistency not in CONSISTENCY_LEVELS:
+        raise ConfigError(f"NEWS_CONSISTENCY must be one of {', '.join(CONSISTENCY_LEVELS)}, not {s.consistency!r}")
+    if s.ann_consistency not in {"ONE", "LOCAL_ONE"}:
+        raise ConfigError(
+            f"NEWS_ANN_CONSISTENCY must be ONE or LOCAL_ONE (Cassandra refuses ANN queries at other levels), "
+            f"not {s.ann_consistency!r}"
+        )
+    if s.speculative_delay_ms < 0 or s.read_retries < 0:
+        raise ConfigError("NEWS_SPECULATIVE_DELAY_MS and NEWS_READ_RETRIES must be 0 or more")

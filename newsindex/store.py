@@ -184,8 +184,12 @@ class IndexStore:
         must_terms: Sequence[str] = (),
         with_vector: bool = False,
     ) -> Rows:
-        """`ann` sent now; `.result()` waits for it (no thread: the driver's own future)."""
-        from cassandra import ConsistencyLevel
+        """`ann` sent now; `.result()` waits for it (no thread: the driver's own future).
+
+        Runs in the ANN execution profile (NEWS_ANN_CONSISTENCY, speculative retries on other nodes:
+        newsindex.failover); a read is idempotent, which is what lets the driver speculate.
+        """
+        from newsindex.failover import ANN_PROFILE
 
         cql = ann_cql(
             self.settings,
@@ -204,9 +208,12 @@ class IndexStore:
         params += list(must_terms)
         params += [vector, limit]
         bound = statement.bind(params)
-        bound.consistency_level = ConsistencyLevel.LOCAL_ONE
+        bound.is_idempotent = True
         bound.fetch_size = max(limit + 1, 5000)
-        return Rows(self.session.execute_async(bound, timeout=self.settings.request_timeout_s), with_vector)
+        future = self.session.execute_async(
+            bound, timeout=self.settings.request_timeout_s, execution_profile=ANN_PROFILE
+        )
+        return Rows(future, with_vector)
 
     def scored_passages_async(
         self, article_ids: Sequence[str], query_vector: np.ndarray, with_vector: bool = False
@@ -223,6 +230,7 @@ class IndexStore:
         )
         bound = statement.bind((self.vector_param(query_vector), list(dict.fromkeys(article_ids))))
         bound.fetch_size = 5000
+        bound.is_idempotent = True
         return Rows(self.session.execute_async(bound, timeout=self.settings.request_timeout_s), with_vector)
 
     def article_term_stats(
