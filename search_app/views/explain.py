@@ -89,12 +89,7 @@ def _choose_result(results: list[ArticleResult]) -> None:
 def _breakdown(result: ArticleResult, state: ExplainState, rank: int | None, candidates: int) -> None:
     rows = explain.breakdown(result, ps.to_request(state.search), rank, candidates)
     st.markdown("#### Ranking breakdown")
-    st.dataframe(
-        pd.DataFrame(rows, columns=["part", "value", "what it means"]),
-        hide_index=True,
-        width="stretch",
-        key="ex_breakdown",
-    )
+    st.table(pd.DataFrame(rows, columns=["part", "value", "what it means"]).set_index("part"))
 
 
 def _heatmap(query: TokenVectors, passage: TokenVectors, matrix: Any, scores: Any) -> None:
@@ -123,12 +118,17 @@ def _heatmap(query: TokenVectors, passage: TokenVectors, matrix: Any, scores: An
         alt.Chart(data)
         .mark_rect()
         .encode(
-            x=alt.X("passage_token:O", sort=alt.SortField("p"), title="passage tokens", axis=alt.Axis(labelAngle=-60)),
-            y=alt.Y("query_token:O", sort=alt.SortField("q"), title="query tokens"),
+            x=alt.X(
+                "passage_token:O",
+                sort=alt.SortField("p"),
+                title="passage tokens",
+                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelLimit=120),
+            ),
+            y=alt.Y("query_token:O", sort=alt.SortField("q"), title="query tokens", axis=alt.Axis(labelOverlap=False)),
             color=alt.Color("cosine:Q", scale=alt.Scale(scheme="viridis"), title="cosine"),
             tooltip=["query_token", "passage_token", alt.Tooltip("cosine:Q", format=".3f")],
         )
-        .properties(height=max(120, 26 * len(query.tokens)), usermeta={"embedOptions": {"renderer": "svg"}})
+        .properties(height=alt.Step(26), usermeta={"embedOptions": {"renderer": "svg"}})
     )
     st.altair_chart(chart, width="stretch", key="ex_heatmap")
     if passage.truncated:

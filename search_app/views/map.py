@@ -86,6 +86,10 @@ def _controls(frame: pd.DataFrame) -> None:
         placeholder="e.g. Lavia, loan, Arsenal",
         disabled=st.session_state.get("map_color") != "term",
     )
+    for key in ("map_from", "map_to"):  # a date from the URL outside the corpus: clamp it into range
+        value = st.session_state.get(key)
+        if value is not None:
+            st.session_state[key] = min(max(value, low), high)
     kwargs: dict[str, Any] = {"min_value": low, "max_value": high, "format": "YYYY-MM-DD"}
     start.date_input("Published from", key="map_from", **kwargs)
     end.date_input("Published until", key="map_to", **kwargs)
@@ -220,11 +224,12 @@ def main() -> None:
         st.button("Retry", key="map_retry")
         return
     frame = corpus_map.frame
+    built_at = corpus_map.built_at.replace("T", " ").replace("+00:00", " UTC")
     how = {"tsne": "t-SNE", "tsne-sample+knn": "t-SNE of a sample, the rest placed by nearest neighbours", "pca": "PCA"}
     st.caption(
         f"{corpus_map.articles:,} articles of {common.describe_index(service)}, laid out by "
         f"{how.get(corpus_map.method, corpus_map.method)} of their mean passage vectors · "
-        f"map built {corpus_map.built_at} in {corpus_map.build_seconds:.1f} s"
+        f"map built {built_at} in {corpus_map.build_seconds:.1f} s"
         + (f", {corpus_map.placed:,} added since without a re-fit" if corpus_map.placed else "")
         + ". Nearby points are articles about similar things."
     )

@@ -200,7 +200,7 @@ def _results(service: SearchService, page: ps.PageState, defaults: ps.PageState)
         why = "" if page.like else rank_line(result, page.mode)
         with st.container(border=True):
             st.markdown(ps.card_html(result, rank, why), unsafe_allow_html=True)
-            like, explain, _ = st.columns([1, 1, 2], gap="small")
+            like, explain, _ = st.columns([1, 1, 2], gap="small", vertical_alignment="center")
             like.button(
                 "Similar articles",
                 key=f"like_{result.article_id}",
