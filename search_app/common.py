@@ -44,6 +44,8 @@ CSS = """<style>
 .ns-down { background: #fee2e2; color: #991b1b; }
 .ns-new { background: #dbeafe; color: #1e40af; }
 .ns-same { color: #9ca3af; }
+.ns-selected { max-height: 300px; overflow-y: auto; padding-left: 1.6rem; line-height: 1.45; }
+.ns-selected small { color: #6b7280; }
 </style>"""
 
 

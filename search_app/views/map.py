@@ -14,22 +14,19 @@ import time
 from dataclasses import replace
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from newsindex import corpusmap
 from newsindex.search import SearchRequest, SearchService
-from search_app import common
+from search_app import common, mapchart
 from search_app import state as ps
-from search_app.pagestate import MAP_KEYS, MAX_SELECTED, MapState, map_params, parse_map
+from search_app.pagestate import MAP_KEYS, MapState, map_params, parse_map
 
 log = logging.getLogger("search_app.map")
 
 STATE = "map_state"
 RECHECK_S = 30.0  # how long a page trusts the index version it last read
-SVG_MAX_POINTS = 2000  # SVG (inspectable, crisp) up to here; Streamlit's canvas above
-MENTIONS, OTHER = "mentions the word", "other articles"
 
 
 def _load() -> None:
@@ -95,98 +92,11 @@ def _controls(frame: pd.DataFrame) -> None:
     end.date_input("Published until", key="map_to", **kwargs)
 
 
-def _view(frame: pd.DataFrame, state: MapState, term_ids: set[str] | None) -> pd.DataFrame:
-    """The points to draw: the date filter applied, each with its colour group and selection flag."""
-    data = frame
-    if state.date_from:
-        data = data[[d is not None and d >= state.date_from for d in data["date"]]]
-    if state.date_to:
-        data = data[[d is not None and d <= state.date_to for d in data["date"]]]
-    data = data[["article_id", "title", "date", "month", "x", "y"]].copy()
-    data["date"] = pd.to_datetime(data["date"])
-    if term_ids is not None:
-        data["group"] = [MENTIONS if a in term_ids else OTHER for a in data["article_id"]]
-        data = data.sort_values("group", key=lambda g: g == MENTIONS, kind="stable")  # mentions drawn on top
-    data["selected"] = data["article_id"].isin(_selected_ids(data, state))
-    return data.reset_index(drop=True)
-
-
-def _selected_ids(data: pd.DataFrame, state: MapState) -> list[str]:
-    ids = list(state.selected)
-    if state.box:
-        x0, x1, y0, y1 = state.box
-        inside = data[(data["x"] >= x0) & (data["x"] <= x1) & (data["y"] >= y0) & (data["y"] <= y1)]
-        ids += [a for a in inside["article_id"] if a not in ids]
-    present = set(data["article_id"])
-    return [a for a in ids if a in present]
-
-
-def _chart(data: pd.DataFrame, term: str | None) -> alt.TopLevelMixin:
-    pick = alt.selection_point(name="pick", fields=["article_id"], on="click", toggle="event.shiftKey")
-    box = alt.selection_interval(name="box", encodings=["x", "y"])
-    if term is not None:
-        color = alt.Color(
-            "group:N",
-            scale=alt.Scale(domain=[MENTIONS, OTHER], range=["#dc2626", "#cbd5e1"]),
-            legend=alt.Legend(title=f"“{term}”", orient="top"),
-        )
-    else:
-        color = alt.Color(
-            "date:T", timeUnit="yearmonth", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(title="month")
-        )
-    axis = alt.Axis(title=None, labels=False, ticks=False, grid=False, domain=False)
-    base = alt.Chart(data).encode(
-        x=alt.X("x:Q", axis=axis, scale=alt.Scale(zero=False)),
-        y=alt.Y("y:Q", axis=axis, scale=alt.Scale(zero=False)),
-    )
-    points = (
-        base.mark_circle(size=38, opacity=0.8)
-        .encode(
-            color=color,
-            tooltip=[alt.Tooltip("title:N", title="title"), alt.Tooltip("date:T", title="date", format="%d %b %Y")],
-        )
-        .add_params(pick, box)
-    )
-    chosen = (
-        base.transform_filter(alt.datum.selected)
-        .mark_circle(size=140, fill=None, stroke="#111827", strokeWidth=2)
-        .encode(tooltip=[alt.Tooltip("title:N", title="title")])
-    )
-    meta = {"embedOptions": {"renderer": "svg"}} if len(data) <= SVG_MAX_POINTS else {}
-    return alt.layer(points, chosen).properties(height=560, usermeta=meta)
-
-
-def _apply_event(event: Any, state: MapState) -> MapState:
-    """Fold a new chart selection event into the page state (clicks and a dragged box)."""
-    selection = dict(getattr(event, "selection", None) or (event or {}).get("selection", {}) or {})
-    picked = tuple(str(p["article_id"]) for p in selection.get("pick") or [] if "article_id" in p)[:MAX_SELECTED]
-    box = selection.get("box") or {}
-    rect = None
-    if box.get("x") and box.get("y"):
-        (x0, x1), (y0, y1) = box["x"], box["y"]
-        rect = (min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1))
-    return replace(state, selected=picked, box=rect, similar=None)
-
-
 def _selection(service: SearchService, frame: pd.DataFrame, ids: list[str], state: MapState) -> MapState:
     """The selected articles, and the articles similar to one of them; returns the state with that one."""
     rows = frame.set_index("article_id").loc[ids]
     st.markdown(f"#### {len(ids)} selected article{'s' if len(ids) != 1 else ''}")
-    table = pd.DataFrame(
-        {
-            "title": rows["title"].to_list(),
-            "date": [ps.format_date(d) for d in rows["date"]],
-            "link": [ps.safe_url(u) for u in rows["link"]],
-        }
-    )
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        height=min(38 + 35 * len(table), 320),
-        column_config={"link": st.column_config.LinkColumn("link", display_text="open")},
-        key="map_table",
-    )
+    st.markdown(mapchart.selection_html(rows.index, rows["title"], rows["date"], rows["link"]), unsafe_allow_html=True)
     titles = dict(zip(rows.index, rows["title"], strict=True))
     source = state.similar if state.similar in titles else ids[0]
     chosen = st.selectbox(
@@ -252,32 +162,29 @@ def main() -> None:
     term_ids = _term_ids(service, corpus_map.fingerprint, term) if color == "term" and term else None
     if color == "term" and not term:
         st.caption("Type a word to colour the articles that contain it.")
-    data = _view(frame, state, term_ids)
+    data = mapchart.view_frame(frame, state, term_ids)
     if term_ids is not None:
-        st.caption(f"{int((data['group'] == MENTIONS).sum()):,} of {len(data):,} shown articles contain “{term}”.")
+        st.caption(
+            f"{int((data['group'] == mapchart.MENTIONS).sum()):,} of {len(data):,} shown articles contain “{term}”."
+        )
     event = st.altair_chart(
-        _chart(data, term if term_ids is not None else None),
+        mapchart.chart(data, term if term_ids is not None else None),
         width="stretch",
         on_select="rerun",
         selection_mode=["pick", "box"],
         key="map_chart",
     )
     if event != st.session_state.get("_map_event"):
-        if st.session_state.get("_map_event") is not None or _has_selection(event):
-            state = _apply_event(event, state)
+        if st.session_state.get("_map_event") is not None or mapchart.has_selection(event):
+            state = mapchart.apply_event(event, state)
         st.session_state["_map_event"] = event
-    ids = _selected_ids(data, state)
+    ids = mapchart.selected_ids(data, state)
     if ids:
         state = _selection(service, frame, ids, state)
     else:
         st.caption("Click a point (shift-click for more) or drag a rectangle to open articles.")
     st.session_state[STATE] = state
     common.sync_url(map_params(state), MAP_KEYS)
-
-
-def _has_selection(event: Any) -> bool:
-    selection = dict(getattr(event, "selection", None) or {})
-    return bool(selection.get("pick") or selection.get("box"))
 
 
 main()

@@ -106,12 +106,14 @@ def test_map_draws_every_article_once_built_and_reads_the_stored_map_after(
     spec = json.loads(chart.proto.spec)
     assert any("tooltip" in layer.get("encoding", {}) for layer in spec["layer"])
     assert any(f"{articles:,} articles" in c.value for c in at.caption)
+    assert any("Built the map" in t.value for t in at.toast)  # the first view built it
     maps = list((sample_index.state_dir / "maps" / sample_index.keyspace).glob("*.npz"))
     assert len(maps) == 1
     built = maps[0].stat().st_mtime
     again = page("views/map.py")
     assert len(chart_data(charts(again)[0])) == articles
     assert maps[0].stat().st_mtime == built  # read, not rebuilt
+    assert not any("Built the map" in t.value for t in again.toast)
 
 
 def test_map_colours_the_articles_that_contain_a_typed_word(ids: dict[str, str]) -> None:
@@ -130,8 +132,9 @@ def test_map_selection_from_the_url_lists_the_articles_and_their_similar_ones(id
     at = page("views/map.py", sel=ids["script"])
     assert not at.exception
     assert any("1 selected article" in m.value for m in at.markdown)
-    table = at.dataframe[0].value
-    assert list(table["title"]) == [SCRIPT_TITLE]
+    (listed,) = markdowns(at, 'class="ns-selected"')
+    assert listed.count("<li ") == 1 and f'data-article="{ids["script"]}"' in listed
+    assert SCRIPT_TITLE in listed
     similar = markdowns(at, 'class="ns-card"')
     assert len(similar) == 5 and not any(SCRIPT_TITLE in c for c in similar)
     data = chart_data(charts(at)[0])
@@ -188,6 +191,19 @@ def test_pages_over_a_keyspace_without_an_index_say_there_is_none(
         assert not at.exception
         assert any("no news index here yet" in i.value for i in at.info), path
         assert at.button(key="retry_service")
+
+
+def test_pages_with_the_database_unreachable_show_a_friendly_error(
+    monkeypatch: pytest.MonkeyPatch, fresh_service_cache: None
+) -> None:
+    monkeypatch.setenv("NEWS_CASSANDRA_PORT", "1")
+    monkeypatch.setenv("NEWS_CONNECT_TIMEOUT_S", "3")
+    for path in ("views/map.py", "views/explain.py", "views/compare.py"):
+        at = page(path, q="goalkeeper")
+        assert not at.exception, path
+        assert len(at.error) == 1 and "not reachable" in at.error[0].value, path
+        assert "Traceback" not in at.error[0].value
+        assert charts(at) == []
 
 
 # --- why this result -----------------------------------------------------------------------------
