@@ -9,7 +9,7 @@
    "Draw" is the server side of a page view; the browser's own drawing is not in these numbers.
 2. Synthetic articles (`--sizes`): copies of the source's articles with noised vectors (bench.synthetic.
    perturb, cosine ~0.9 to the original), written as article + passage rows into a throwaway keyspace
-   (dropped afterwards). Timed: the first build (t-SNE on a 5,000-article sample, the rest placed by
+   (dropped afterwards). Timed: the first build (t-SNE on a 2,500-article sample, the rest placed by
    nearest neighbours), the read path, an incremental build after 2% more articles, and with
    `--full-tsne` a t-SNE of all articles (projection only) for comparison. The vectors are synthetic:
    these runs time the map, they say nothing about its quality.
@@ -68,7 +68,6 @@ def _first_build(session: Any, settings: Settings, manifest: Any, threads: int) 
 def _draw(session: Any, settings: Settings, manifest: Any, rounds: int = 5) -> dict[str, float]:
     """The page's path once a map is stored: index version + read the map, then the page's own chart
     (search_app.mapchart) turned into what Streamlit sends to the browser (spec JSON + Arrow data)."""
-    from streamlit import dataframe_util
     from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
     from search_app import mapchart
@@ -81,9 +80,7 @@ def _draw(session: Any, settings: Settings, manifest: Any, rounds: int = 5) -> d
         t1 = time.perf_counter()
         assert not built
         data = mapchart.view_frame(corpus_map.frame, MapState(), None)
-        converted = _convert_altair_to_vega_lite_spec(mapchart.chart(data, None))
-        for frame in converted.get("datasets", {}).values():
-            dataframe_util.convert_anything_to_arrow_bytes(frame)
+        _convert_altair_to_vega_lite_spec(mapchart.chart(data, None))  # its datasets come back as Arrow bytes
         read.append(t1 - t0)
         spec.append(time.perf_counter() - t1)
     return {"read_median_s": statistics.median(read), "spec_median_s": statistics.median(spec)}

@@ -25,7 +25,7 @@ class ProjectionParams:
     pca_dims: int = 50
     perplexity: float = 30.0
     iterations: int = 500  # sklearn's default 1000 doubles the time for a barely different map
-    sample_cap: int = 5000  # articles laid out by t-SNE; the rest are placed by their neighbours
+    sample_cap: int = 2500  # articles laid out by t-SNE; the rest are placed by their neighbours
     neighbours: int = 10
     seed: int = 7
     refit_share: float = 0.2  # re-run t-SNE once this share of the map was placed incrementally
