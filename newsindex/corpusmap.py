@@ -36,7 +36,16 @@ from newsindex.text import terms_of
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CorpusMap", "IndexVersion", "articles_with_term", "build_map", "ensure_map", "index_version", "load_map"]
+__all__ = [
+    "CorpusMap",
+    "IndexVersion",
+    "articles_with_term",
+    "build_map",
+    "ensure_map",
+    "extend",
+    "index_version",
+    "load_map",
+]
 
 COLUMNS = ["article_id", "title", "date", "month", "link", "passages", "ingested_ms", "x", "y"]
 _BUILD_LOCKS: dict[str, threading.Lock] = {}
@@ -155,14 +164,7 @@ def build_map(
     if incremental and not projection.needs_refit(placed_total, max(len(rows), 1), params):
         assert previous is not None and previous.layout is not None
         vectors = article_vectors(session, settings, changed)
-        kept = previous.frame.set_index("article_id")[["x", "y"]]
-        coords = kept.reindex(rows["article_id"]).to_numpy(dtype=np.float32)
-        todo = [i for i, aid in enumerate(rows["article_id"]) if aid in vectors]
-        if todo:
-            new = projection.place(previous.layout, np.stack([vectors[rows["article_id"][i]] for i in todo]))
-            coords[todo] = new
-        rows["x"], rows["y"] = coords[:, 0], coords[:, 1]
-        rows = rows.dropna(subset=["x", "y"]).reset_index(drop=True)  # articles without passages
+        rows = extend(rows, previous.frame, previous.layout, vectors)
         layout, method, placed = previous.layout, previous.method, placed_total
     else:
         vectors = article_vectors(session, settings)
@@ -174,6 +176,23 @@ def build_map(
     built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     frame = rows[COLUMNS].copy()
     return CorpusMap(version.fingerprint, frame, method, built_at, time.perf_counter() - started, placed, layout)
+
+
+def extend(
+    rows: pd.DataFrame, previous: pd.DataFrame, layout: projection.Layout, vectors: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """`rows` (the articles now) with map coordinates: those of `previous` for unchanged articles, and
+    for each article in `vectors` (new or re-ingested) a place on `layout` by its nearest neighbours.
+    Articles with neither (no passages) are left out."""
+    kept = previous.set_index("article_id")[["x", "y"]]
+    coords = np.array(kept.reindex(rows["article_id"]).to_numpy(dtype=np.float32))  # a writable copy
+    ids = list(rows["article_id"])
+    todo = [i for i, aid in enumerate(ids) if aid in vectors]
+    if todo:
+        coords[todo] = projection.place(layout, np.stack([vectors[ids[i]] for i in todo]))
+    out = rows.copy()
+    out["x"], out["y"] = coords[:, 0], coords[:, 1]
+    return out.dropna(subset=["x", "y"]).reset_index(drop=True)
 
 
 def ensure_map(session: Any, settings: Settings, manifest: Manifest) -> tuple[CorpusMap, bool]:

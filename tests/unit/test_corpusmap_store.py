@@ -81,3 +81,17 @@ def test_the_latest_map_of_the_same_model_is_reused_and_older_ones_pruned(tmp_pa
     assert latest is not None and latest.fingerprint == "one"
     corpusmap._prune(tmp_path, keep="two")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["two.npz", "two.parquet"]
+
+
+def test_a_small_ingest_keeps_the_old_points_and_places_the_new_ones() -> None:
+    previous = a_map("old", ["a", "b", "c"], [1, 2, 3])
+    assert previous.layout is not None
+    now = frame(["a", "b", "c", "d", "e"], [1, 2, 9, 4, 5])  # c re-ingested, d new, e without passages
+    near_a = previous.layout.anchors_pca[0] @ previous.layout.pca_components + previous.layout.pca_mean
+    vectors = {"c": near_a, "d": near_a}
+    out = corpusmap.extend(now, previous.frame, previous.layout, vectors)
+    assert list(out["article_id"]) == ["a", "b", "c", "d"]  # e: no passages, no place on the map
+    old = previous.frame.set_index("article_id")
+    assert (out.loc[0, "x"], out.loc[1, "y"]) == (old.loc["a", "x"], old.loc["b", "y"])
+    assert np.allclose(out.loc[2, ["x", "y"]].to_numpy(float), out.loc[3, ["x", "y"]].to_numpy(float))
+    assert np.linalg.norm(out.loc[3, ["x", "y"]].to_numpy(float) - old.loc["a", ["x", "y"]].to_numpy(float)) < 0.5
