@@ -231,11 +231,25 @@ class Settings:
             "torch threads of the search process's query encoder, set once; 0 keeps torch's default",
         ),
     )
+    compare_keyspaces: tuple[str, ...] = field(
+        default=(),
+        metadata=_env(
+            "NEWS_COMPARE_KEYSPACES",
+            "comma-separated keyspaces holding indexes built with other models, offered on the Compare page",
+        ),
+    )
+    evaluation_file: Path = field(
+        default=Path("docs/evaluation.json"),
+        metadata=_env(
+            "NEWS_EVALUATION_FILE",
+            "the retrieval evaluation's JSON shown on the Compare page (relative to the working directory)",
+        ),
+    )
 
     # --- local node and state ------------------------------------------------------------------
     state_dir: Path = field(
         default=_STATE_HOME / "news-search",
-        metadata=_env("NEWS_STATE_DIR", "ingest lock, quarantine files and logs"),
+        metadata=_env("NEWS_STATE_DIR", "ingest lock, quarantine files, logs and the corpus maps"),
     )
     local_node_dir: Path = field(
         default=_STATE_HOME / "news-search" / "cassandra",
@@ -413,6 +427,9 @@ def _validate(s: Settings) -> None:
     ]:
         if not _IDENTIFIER.match(name):
             raise ConfigError(f"{key}={name!r} is not a valid CQL identifier (letters, digits, _)")
+    for name in s.compare_keyspaces:
+        if not _IDENTIFIER.match(name):
+            raise ConfigError(f"NEWS_COMPARE_KEYSPACES: {name!r} is not a valid keyspace name (letters, digits, _)")
     if s.device not in {"auto", "cpu", "cuda"}:
         raise ConfigError(f"NEWS_DEVICE must be auto, cpu or cuda, not {s.device!r}")
     if s.precision not in {"auto", "fp32", "bf16", "int8"}:

@@ -286,9 +286,9 @@ def format_date(date: dt.date | None) -> str:
     return f"{date.day} {date:%b %Y}" if date else "undated"
 
 
-def card_html(result: ArticleResult, rank: int) -> str:
-    """One result card as a single-line HTML block; the title and link are escaped here, the snippet
-    arrives escaped (only `<mark>` is markup)."""
+def card_html(result: ArticleResult, rank: int, why: str = "") -> str:
+    """One result card as a single-line HTML block; the title, link and `why` line are escaped here,
+    the snippet arrives escaped (only `<mark>` is markup)."""
     title = html.escape(result.title or "(untitled)")
     link = safe_url(result.link)
     heading = (
@@ -302,7 +302,8 @@ def card_html(result: ArticleResult, rank: int) -> str:
         f'<div class="ns-title"><span class="ns-rank">{rank}.</span> {heading}</div>'
         f'<div class="ns-meta">{format_date(result.date)} · score {result.score:.4f}</div>'
         f'<div class="ns-snippet">{snippet}</div>'
-        "</div>"
+        + (f'<div class="ns-why-line">Why here: {html.escape(why)}</div>' if why else "")
+        + "</div>"
     )
 
 
