@@ -25,7 +25,7 @@ from bench import common, node
 
 PIPELINE = "pipeline (64 writes in flight, product default)"
 PIPELINE_BOUNDED = "pipeline (2 writes in flight)"
-PIPELINE_WINDOWS = "pipeline (2 writes in flight, 32-article windows)"
+PIPELINE_FP32 = "pipeline (fp32 encoder, 64 writes in flight)"
 NOTEBOOK = "notebook"
 
 
@@ -102,7 +102,7 @@ def token_coverage(path: Path, rows: int, encoder: Any) -> dict[str, float]:
 
 
 def run(rows: int, rounds: int, encoder: Any = None) -> dict[str, Any]:
-    from newsindex.encoder import load_encoder
+    from newsindex.encoder import Encoder, load_encoder
 
     path = common.require_sample()
     settings = common.bench_settings("bench_pipeline", precision="auto")
@@ -115,17 +115,15 @@ def run(rows: int, rounds: int, encoder: Any = None) -> dict[str, Any]:
             f"vs notebook (fp32); load average {load_start}"
         )
         bounded = settings.with_(write_concurrency=node.write_concurrency())
-        raw = common.alternate(
-            {
-                PIPELINE: lambda: pipeline_once(path, rows, settings, encoder),
-                PIPELINE_BOUNDED: lambda: pipeline_once(path, rows, bounded, encoder),
-                PIPELINE_WINDOWS: lambda: pipeline_once(path, rows, bounded.with_(read_chunk_rows=32), encoder),
-                NOTEBOOK: lambda: notebook_once(
-                    path, rows, session, encoder.model, encoder.profile.passage_prefix, "bench_notebook"
-                ),
-            },
-            rounds,
+        variants = {PIPELINE: lambda: pipeline_once(path, rows, settings, encoder)}
+        if encoder.precision.dtype != "fp32":
+            fp32 = Encoder(encoder.model, encoder.profile, encoder.device, "fp32", encoder.batch_size)
+            variants[PIPELINE_FP32] = lambda: pipeline_once(path, rows, settings, fp32)
+        variants[PIPELINE_BOUNDED] = lambda: pipeline_once(path, rows, bounded, encoder)
+        variants[NOTEBOOK] = lambda: notebook_once(
+            path, rows, session, encoder.model, encoder.profile.passage_prefix, "bench_notebook"
         )
+        raw = common.alternate(variants, rounds)
         notebook_rows = session.execute("SELECT COUNT(*) FROM bench_notebook.news", timeout=60).one()[0]
     finally:
         session.cluster.shutdown()
@@ -160,6 +158,10 @@ def run(rows: int, rounds: int, encoder: Any = None) -> dict[str, Any]:
     result["headline"] = best
     result["ratio_articles_per_s"] = common.ratio(med[best]["articles_per_s"], med[NOTEBOOK]["articles_per_s"])
     result["ratio_passages_per_s"] = common.ratio(med[best]["passages_per_s"], med[NOTEBOOK]["passages_per_s"])
+    if PIPELINE_FP32 in med:
+        result["ratio_fp32_articles_per_s"] = common.ratio(
+            med[PIPELINE_FP32]["articles_per_s"], med[NOTEBOOK]["articles_per_s"]
+        )
     return result
 
 
@@ -205,7 +207,13 @@ def report(result: dict[str, Any]) -> str:
     )
     text += (
         f"\n\n{result['headline']} / notebook: {result['ratio_articles_per_s']:.2f}x articles/s, "
-        f"{result['ratio_passages_per_s']:.2f}x passages/s; the notebook encodes "
+        f"{result['ratio_passages_per_s']:.2f}x passages/s"
+        + (
+            f" (with an fp32 encoder, as the notebook: {result['ratio_fp32_articles_per_s']:.2f}x articles/s)"
+            if "ratio_fp32_articles_per_s" in result
+            else ""
+        )
+        + "; the notebook encodes "
         f"{cov['notebook_share']:.0%} of the articles' word pieces (the rest is truncated away), "
         f"the pipeline all of them. Model {result['model']}, pipeline precision {result['precision']}; load "
         f"average {result['load_average'][0]} at start, {result['load_average'][1]} at end."
