@@ -10,8 +10,6 @@ Results (JSON) go to bench/results/; docs/BENCHMARKS.md explains every table.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import inspect
 import logging
 import os
 import sys
@@ -34,7 +32,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--million", choices=["auto", "yes", "no"], help="1M run (scale: auto = if 100k says it fits)")
     parser.add_argument("--synthetic", type=int, help="passages in the search-latency corpus (quick 10k, scale 100k)")
     parser.add_argument("--queries", type=int, default=200, help="queries per latency measurement")
-    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime int8 attempt")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime (Maven export) variants")
     parser.add_argument("--no-eval", action="store_true", help="skip bench.evaluate (retrieval quality)")
     parser.add_argument("--keep", action="store_true", help="keep the big keyspaces (default: dropped)")
     return parser.parse_args(argv)
@@ -56,19 +54,12 @@ def defaults(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run_evaluate() -> dict[str, Any]:
-    """The retrieval-quality benchmark another module owns, when it exists."""
-    if importlib.util.find_spec("bench.evaluate") is None:
-        return {"status": "absent", "why": "bench/evaluate.py does not exist yet"}
-    module = importlib.import_module("bench.evaluate")
-    main = getattr(module, "main", None)
-    if main is None:
-        return {"status": "absent", "why": "bench.evaluate has no main()"}
+    """Retrieval quality (bench.evaluate) at the product's passage budget; NEWS_BENCH_EVAL_ARGS adds flags."""
+    from bench import evaluate
+
     common.say("\n## Retrieval quality (bench.evaluate)\n")
     try:
-        takes_args = bool(inspect.signature(main).parameters)
-        # Only the default passage budget in the quick run: every extra budget re-ingests 294 articles.
-        extra = os.environ.get("NEWS_BENCH_EVAL_ARGS", "--budgets 256").split()
-        code = main(extra) if takes_args else main()
+        code = evaluate.main(os.environ.get("NEWS_BENCH_EVAL_ARGS", "").split())
     except SystemExit as exc:
         code = exc.code
     return {"status": "ran", "exit": code}
@@ -79,8 +70,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     ingest, encode = results.get("ingest"), results.get("encode")
     if ingest and encode:
+        from bench.encode_bench import TORCH_BF16, TORCH_FP32
+
         chosen = encode["chosen_precision"]
-        ceiling = encode["passages_per_s"].get(chosen) or encode["passages_per_s"]["fp32"]
+        rates = encode["passages_per_s"]
+        ceiling = rates.get(TORCH_BF16 if chosen == "bf16" else TORCH_FP32) or rates[TORCH_FP32]
         pipe = ingest["median"][ingest["headline"]]
         share = pipe["passages_per_s"] / ceiling
         rows.append(
@@ -124,11 +118,13 @@ def run(args: argparse.Namespace) -> int:
     common.setup_env()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from newsindex.encoder import load_encoder
+    from newsindex.errors import NewsSearchError
 
     machine = common.machine_info()
     common.say(
-        f"# news-search benchmarks ({args.mode}) on {machine['cpu']}, {machine['cores']} cores, "
-        f"{machine['ram_gib']} GiB; load average at start {machine['load_avg_at_start']}"
+        f"# news-search benchmarks ({args.mode}), model {machine['model']}, commit {machine['commit']}, on "
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB; load average at start "
+        f"{machine['load_avg_at_start']}"
     )
     results: dict[str, Any] = {"args": {k: v for k, v in vars(args).items()}}
     encoder = None
@@ -157,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
             results["latency"] = latency_bench.run("bench_pipeline", args.synthetic, args.queries, encoder, args.keep)
             common.say("\n## Search latency\n\n" + latency_bench.report(results["latency"]))
-    except common.SkipBenchmark as exc:
+    except (common.SkipBenchmark, NewsSearchError) as exc:
         common.say(f"\nSKIPPED: {exc}")
         return 0
     rows = targets(results)

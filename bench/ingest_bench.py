@@ -4,11 +4,12 @@
   `bench_pipeline`: chunked passages (`title\\npassage`), batched encoding at the precision the
   encoder chose (bf16 autocast where measured safe), bounded asynchronous writes overlapping it.
 - the same pipeline with 2 writes in flight (what this node sustains without failures, see
-  `common.write_concurrency`), and with 2 in flight and 32-article windows (`read_chunk_rows`), so
+  `node.write_concurrency`), and with 2 in flight and 32-article windows (`read_chunk_rows`), so
   one window's writes overlap the next window's encoding;
 - notebook: what the seed notebook did, into `bench_notebook`: for each CSV row, encode the whole
-  article text alone (one call, no batching, no prefix; the model silently truncates it at its
-  `max_seq_length`), then a blocking cassio `put` with row id `Date|Title`.
+  article text alone (one `SentenceTransformer.encode` call, fp32, no batching; the model silently
+  truncates it at its `max_seq_length`; the model's passage prefix added, as e5 needs one), then a
+  blocking cassio `put` with row id `Date|Title`.
 
 Both exclude table creation; both include reading the CSV. The two alternate (P N N P ...).
 """
@@ -20,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import common, node
 
 PIPELINE = "pipeline (64 writes in flight, product default)"
 PIPELINE_BOUNDED = "pipeline (2 writes in flight)"
-PIPELINE_WINDOWS = "pipeline (2 writes in flight, 32-article windows)"
+PIPELINE_FP32 = "pipeline (fp32 encoder, 64 writes in flight)"
 NOTEBOOK = "notebook"
 
 
@@ -51,7 +52,7 @@ def notebook_table(session: Any, keyspace: str) -> Any:
     )
 
 
-def notebook_once(path: Path, rows: int, session: Any, model: Any, keyspace: str) -> dict[str, Any]:
+def notebook_once(path: Path, rows: int, session: Any, model: Any, prefix: str, keyspace: str) -> dict[str, Any]:
     """The seed notebook's loop, timed from reading the CSV to the last acknowledged put."""
     table = notebook_table(session, keyspace)
     encode_s = write_s = 0.0
@@ -62,7 +63,7 @@ def notebook_once(path: Path, rows: int, session: Any, model: Any, keyspace: str
             if count >= rows:
                 break
             t = time.perf_counter()
-            vector = model.encode(row["Content"])
+            vector = model.encode(prefix + row["Content"])
             encode_s += time.perf_counter() - t
             t = time.perf_counter()
             table.put(
@@ -101,28 +102,39 @@ def token_coverage(path: Path, rows: int, encoder: Any) -> dict[str, float]:
 
 
 def run(rows: int, rounds: int, encoder: Any = None) -> dict[str, Any]:
-    from newsindex.encoder import load_encoder
+    from newsindex.encoder import Encoder, load_encoder
 
     path = common.require_sample()
     settings = common.bench_settings("bench_pipeline", precision="auto")
     encoder = encoder or load_encoder(settings)
-    session = common.connect(settings)
+    session = node.connect(settings)
     try:
-        common.say(f"[ingest] {rows} rows, {rounds} rounds, pipeline ({encoder.precision.dtype}) vs notebook (fp32)")
-        bounded = settings.with_(write_concurrency=common.write_concurrency())
-        raw = common.alternate(
-            {
-                PIPELINE: lambda: pipeline_once(path, rows, settings, encoder),
-                PIPELINE_BOUNDED: lambda: pipeline_once(path, rows, bounded, encoder),
-                PIPELINE_WINDOWS: lambda: pipeline_once(path, rows, bounded.with_(read_chunk_rows=32), encoder),
-                NOTEBOOK: lambda: notebook_once(path, rows, session, encoder.model, "bench_notebook"),
-            },
-            rounds,
+        load_start = common.load_average()
+        common.say(
+            f"[ingest] {encoder.profile.name}: {rows} rows, {rounds} rounds, pipeline ({encoder.precision.dtype}) "
+            f"vs notebook (fp32); load average {load_start}"
         )
+        bounded = settings.with_(write_concurrency=node.write_concurrency())
+        variants = {PIPELINE: lambda: pipeline_once(path, rows, settings, encoder)}
+        if encoder.precision.dtype != "fp32":
+            fp32 = Encoder(encoder.model, encoder.profile, encoder.device, "fp32", encoder.batch_size)
+            variants[PIPELINE_FP32] = lambda: pipeline_once(path, rows, settings, fp32)
+        variants[PIPELINE_BOUNDED] = lambda: pipeline_once(path, rows, bounded, encoder)
+        variants[NOTEBOOK] = lambda: notebook_once(
+            path, rows, session, encoder.model, encoder.profile.passage_prefix, "bench_notebook"
+        )
+        raw = common.alternate(variants, rounds)
         notebook_rows = session.execute("SELECT COUNT(*) FROM bench_notebook.news", timeout=60).one()[0]
     finally:
         session.cluster.shutdown()
-    result: dict[str, Any] = {"rows": rows, "rounds": rounds, "raw": raw, "precision": encoder.precision.dtype}
+    result: dict[str, Any] = {
+        "rows": rows,
+        "rounds": rounds,
+        "raw": raw,
+        "precision": encoder.precision.dtype,
+        "model": encoder.profile.name,
+        "load_average": [load_start, common.load_average()],
+    }
     result["notebook_rows_stored"] = int(notebook_rows)
     result["coverage"] = token_coverage(path, rows, encoder)
     med = {
@@ -137,7 +149,7 @@ def run(rows: int, rounds: int, encoder: Any = None) -> dict[str, Any]:
         med[name]["articles"] = runs[-1]["new"]
         med[name]["failed"] = max(r.get("failed", 0) for r in runs)
     result["median"] = med
-    # The headline pipeline is the one that wrote every article (see common.write_concurrency).
+    # The headline pipeline is the one that wrote every article (see node.write_concurrency).
     best = PIPELINE if not med[PIPELINE]["failed"] else PIPELINE_BOUNDED
     for name, runs in raw.items():
         if name.startswith("pipeline"):
@@ -146,6 +158,10 @@ def run(rows: int, rounds: int, encoder: Any = None) -> dict[str, Any]:
     result["headline"] = best
     result["ratio_articles_per_s"] = common.ratio(med[best]["articles_per_s"], med[NOTEBOOK]["articles_per_s"])
     result["ratio_passages_per_s"] = common.ratio(med[best]["passages_per_s"], med[NOTEBOOK]["passages_per_s"])
+    if PIPELINE_FP32 in med:
+        result["ratio_fp32_articles_per_s"] = common.ratio(
+            med[PIPELINE_FP32]["articles_per_s"], med[NOTEBOOK]["articles_per_s"]
+        )
     return result
 
 
@@ -191,8 +207,15 @@ def report(result: dict[str, Any]) -> str:
     )
     text += (
         f"\n\n{result['headline']} / notebook: {result['ratio_articles_per_s']:.2f}x articles/s, "
-        f"{result['ratio_passages_per_s']:.2f}x passages/s; the notebook encodes "
+        f"{result['ratio_passages_per_s']:.2f}x passages/s"
+        + (
+            f" (with an fp32 encoder, as the notebook: {result['ratio_fp32_articles_per_s']:.2f}x articles/s)"
+            if "ratio_fp32_articles_per_s" in result
+            else ""
+        )
+        + "; the notebook encodes "
         f"{cov['notebook_share']:.0%} of the articles' word pieces (the rest is truncated away), "
-        "the pipeline all of them."
+        f"the pipeline all of them. Model {result['model']}, pipeline precision {result['precision']}; load "
+        f"average {result['load_average'][0]} at start, {result['load_average'][1]} at end."
     )
     return text

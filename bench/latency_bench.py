@@ -14,13 +14,14 @@ The query set is the eval queries of shared/eval (judged ones first, then known-
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from bench import common
+from bench import common, node
 from bench.synthetic import load_rows, read_source_passages, recombined_rows
 
 SEED = 7
@@ -83,37 +84,53 @@ def alternated_services(variants: dict[str, Variant], queries: list[str], rounds
     return {name: summarise(s) for name, s in samples.items()}
 
 
-def query_encoding(encoder: Any, queries: list[str], rounds: int = 2) -> dict[str, Any]:
-    from bench.encode_bench import encoders_by_precision
+def one_query(model: Any, text: str, dtype: str) -> None:
+    """One short text through the model as the product's encoder runs it (inference mode, bf16 autocast or not)."""
+    import torch
 
-    encoders = encoders_by_precision(encoder)
-    variants = {
-        f"{name}, {threads} torch thread(s)": (enc, threads) for name, enc in encoders.items() for threads in (2, 1)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+    with torch.inference_mode(), autocast:
+        model.encode([text], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+
+
+def query_encoding(encoder: Any, queries: list[str], rounds: int = 2) -> dict[str, Any]:
+    """fp32 vs bf16 on 1 and 2 torch threads, and the product's own `encode_query`, alternated."""
+    from bench.encode_bench import torch_encoders
+
+    dtypes = ["fp32", *(["bf16"] if len(torch_encoders(encoder)) > 1 else [])]
+    prefix = encoder.profile.query_prefix
+    variants: dict[str, Any] = {
+        f"{dtype}, {threads} torch thread{'s' if threads > 1 else ''}": (
+            lambda q, dtype=dtype: one_query(encoder.model, prefix + q, dtype),
+            threads,
+        )
+        for dtype in dtypes
+        for threads in (2, 1)
     }
+    variants[f"product encode_query ({encoder.precision.dtype}, pins 1 thread)"] = (encoder.encode_query, None)
     samples: dict[str, list[float]] = {name: [] for name in variants}
 
     def run_all(name: str) -> Any:
-        enc, threads = variants[name]
+        encode, threads = variants[name]
 
         def call() -> None:
-            # `_encode` rather than `encode_query`: the product pins queries to one thread, and this
-            # table is what justified that choice, so it must be able to run both.
             with common.torch_threads(threads):
                 for query in queries:
                     t = time.perf_counter()
-                    enc._encode([enc.profile.query_prefix + query])
+                    encode(query)
                     samples[name].append((time.perf_counter() - t) * 1000)
 
         return call
 
-    for enc in encoders.values():
-        enc.encode_query("warm up")
+    for encode, threads in variants.values():
+        with common.torch_threads(threads):
+            encode("warm up")
     common.alternate({name: run_all(name) for name in variants}, rounds)
     return {name: common.percentiles(s) for name, s in samples.items()}
 
 
-def build_synthetic(session: Any, source_keyspace: str, size: int) -> Any:
-    from newsindex.profiles import BUNDLED_MODEL, KNOWN_PROFILES
+def build_synthetic(session: Any, source_keyspace: str, size: int, profile: Any) -> Any:
+    """`size` recombined passages in `bench_search_<size>`, an index of `profile`'s model (the sample's)."""
     from newsindex.schema import ensure_schema
     from newsindex.store import IndexStore
 
@@ -124,20 +141,20 @@ def build_synthetic(session: Any, source_keyspace: str, size: int) -> Any:
         raise common.SkipBenchmark(
             f"keyspace {source_keyspace} holds no passages to recombine; run the ingest bench first"
         )
-    common.drop_keyspace(session, settings.keyspace)
-    ensure_schema(session, settings, KNOWN_PROFILES[BUNDLED_MODEL])
+    node.drop_keyspace(session, settings.keyspace)
+    ensure_schema(session, settings, profile)
     common.say(
         f"[latency] loading {size:,} recombined passages from {len(sources):,} real ones into {settings.keyspace}"
     )
     rows = list(recombined_rows(sources, size, SEED))
     keys = [(r[0], r[1]) for r in rows]
     vectors = np.stack([r[7] for r in rows])
-    loaded = load_rows(IndexStore(session, settings), iter(rows), common.write_concurrency())
+    loaded = load_rows(IndexStore(session, settings), iter(rows), node.write_concurrency())
     del rows
     if loaded.failed:
         raise RuntimeError(f"{loaded.failed} writes failed loading {settings.keyspace}: {loaded.first_error}")
-    common.flush_table(session, settings, settings.keyspace, "passages")
-    settled = common.wait_until_settled(session, settings.keyspace)
+    node.flush_table(session, settings, settings.keyspace, "passages")
+    settled = node.wait_until_settled(session, settings.keyspace)
     return settings, {
         "rows": loaded.rows,
         "load_rows_per_s": loaded.rows_per_s,
@@ -145,7 +162,7 @@ def build_synthetic(session: Any, source_keyspace: str, size: int) -> Any:
         "first_error": loaded.first_error,
         "sources": len(sources),
         "settle": settled,
-        "bytes": common.keyspace_bytes(settings, settings.keyspace),
+        "bytes": node.keyspace_bytes(settings, settings.keyspace),
         "_keys": keys,
         "_vectors": vectors,
     }
@@ -224,7 +241,12 @@ def run(
     texts = cycle(common.eval_queries(), queries)
     settings = common.bench_settings(sample_keyspace, precision="auto")
     encoder = encoder or load_encoder(settings)
-    result: dict[str, Any] = {"queries": queries, "precision": encoder.precision.dtype}
+    result: dict[str, Any] = {
+        "queries": queries,
+        "precision": encoder.precision.dtype,
+        "model": encoder.profile.name,
+        "load_average": [common.load_average()],
+    }
     common.say(f"[latency] query encoding fp32 vs bf16, 1 vs 2 torch threads, {min(queries, 100)} queries x 2 rounds")
     result["query_encoding"] = query_encoding(encoder, texts[:100])
     common.say(f"[latency] sample corpus ({sample_keyspace}): semantic vs hybrid, {queries} queries each")
@@ -240,7 +262,7 @@ def run(
         )
         result["sample_passages"] = service.store.count(settings.passages_table)
         session = service.store.session
-        synth_settings, result["synthetic"] = build_synthetic(session, sample_keyspace, synthetic_size)
+        synth_settings, result["synthetic"] = build_synthetic(session, sample_keyspace, synthetic_size, encoder.profile)
         common.say(f"[latency] synthetic {synthetic_size:,}: semantic, 200 vs 50 candidates, {queries} queries each")
         big = service_for(synth_settings, encoder)
         small = service_for(synth_settings, encoder, candidates=50)
@@ -260,10 +282,11 @@ def run(
         for svc in (big, small):
             svc.store.session.cluster.shutdown()
         if not keep and synthetic_size >= 100_000:
-            common.drop_keyspace(session, synth_settings.keyspace)
+            node.drop_keyspace(session, synth_settings.keyspace)
     finally:
         service.store.session.cluster.shutdown()
     result["synthetic_size"] = synthetic_size
+    result["load_average"].append(common.load_average())
     return result
 
 
@@ -298,7 +321,10 @@ def report(result: dict[str, Any]) -> str:
     rows = [_row(f"sample ({result['sample_passages']:,} passages), {mode}", s) for mode, s in result["sample"].items()]
     size = result["synthetic_size"]
     rows += [_row(f"synthetic {size:,}, {name}", s) for name, s in result["synthetic"]["search"].items()]
-    text = "### Search latency, ms (median unless stated)\n\n" + common.table(headers, rows, 1)
+    text = (
+        f"### Search latency, ms (median unless stated); {result['model']}, queries encoded in {result['precision']}; "
+        f"load average {result['load_average'][0]} at start, {result['load_average'][-1]} at end\n\n"
+    ) + common.table(headers, rows, 1)
     shapes = result["synthetic"]["cql_shapes"]
     base = shapes["LIMIT 200, all columns (product)"]["median"]
     text += f"\n\n### ANN query shapes on the synthetic {size:,} corpus, ms\n\n" + common.table(

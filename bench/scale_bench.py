@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from bench import common
+from bench import common, node
+from bench.common import DIMENSION
 from bench.synthetic import load_rows, perturb, random_rows, random_unit_vectors, row_key
 
 SEED = 20240601
@@ -114,7 +115,7 @@ def load_size(session: Any, settings: Any, n: int, profile: Any, blocks: int = 4
     from newsindex.store import IndexStore
 
     ks = settings.keyspace
-    common.drop_keyspace(session, ks)
+    node.drop_keyspace(session, ks)
     ensure_schema(session, settings, profile)
     session.execute(plain_table_cql(ks, profile.dimension), timeout=120)
     store = IndexStore(session, settings)
@@ -128,16 +129,16 @@ def load_size(session: Any, settings: Any, n: int, profile: Any, blocks: int = 4
         part = rows[block * size : (block + 1) * size]
         order = [("indexed", store), ("plain", plain)]
         for name, target in order if block % 2 == 0 else reversed(order):
-            result = load_rows(target, iter(part), common.write_concurrency(), settings.write_retries)
+            result = load_rows(target, iter(part), node.write_concurrency(), settings.write_retries)
             if result.failed:
                 raise RuntimeError(f"{result.failed} writes failed while loading {ks}: {result.first_error}")
             first_pass_failures += result.failed_first_pass
             totals[name][0] += result.rows
             totals[name][1] += result.seconds
     del rows
-    flush_s = common.flush_table(session, settings, ks, "passages")
-    common.flush_table(session, settings, ks, "passages_plain")
-    settled = common.wait_until_settled(session, ks)
+    flush_s = node.flush_table(session, settings, ks, "passages")
+    node.flush_table(session, settings, ks, "passages_plain")
+    settled = node.wait_until_settled(session, ks)
     out = {
         "rows": n,
         "load_rows_per_s": totals["indexed"][0] / totals["indexed"][1],
@@ -149,8 +150,8 @@ def load_size(session: Any, settings: Any, n: int, profile: Any, blocks: int = 4
         "settle": settled,
         "bytes_indexed": table_bytes(settings, ks, "passages"),
         "bytes_plain": table_bytes(settings, ks, "passages_plain"),
-        "bytes_keyspace": common.keyspace_bytes(settings, ks),
-        "vector_sstables": common.vector_sstables(session, ks),
+        "bytes_keyspace": node.keyspace_bytes(settings, ks),
+        "vector_sstables": node.vector_sstables(session, ks),
     }
     out["_vectors"] = vectors
     return out
@@ -200,12 +201,14 @@ def latency(store: Any, n: int, per_level: int, rounds: int = 2) -> dict[str, An
 
 
 def run_size(session: Any, n: int, queries: int, recall_queries: int) -> dict[str, Any]:
-    from newsindex.profiles import BUNDLED_MODEL, KNOWN_PROFILES
+    from newsindex.profiles import profile_for
     from newsindex.store import IndexStore
 
     label = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}m"
     settings = common.bench_settings(f"bench_scale_{label}")
-    profile = KNOWN_PROFILES[BUNDLED_MODEL]
+    profile = profile_for(settings)  # the product's model: random vectors of its dimension
+    if profile is None or profile.dimension != DIMENSION:
+        raise common.SkipBenchmark(f"the scale run writes {DIMENSION}-d vectors; {settings.model} is not a known one")
     common.say(f"[scale] {label}: loading {n:,} random unit vectors (indexed table + plain baseline)")
     loaded = load_size(session, settings, n, profile)
     vectors = loaded.pop("_vectors")
@@ -359,14 +362,14 @@ def run(
     sizes: Sequence[int], queries: int = 200, recall_queries: int = 100, million: str = "no", keep: bool = False
 ) -> dict[str, Any]:
     settings = common.bench_settings("bench_scale_probe")
-    session = common.connect(settings)
+    session = node.connect(settings)
     results: list[dict[str, Any]] = []
     notes: list[str] = []
     try:
         for n in sizes:
             results.append(run_size(session, n, queries, recall_queries))
             if not keep and n >= 100_000:
-                common.drop_keyspace(session, results[-1]["keyspace"])
+                node.drop_keyspace(session, results[-1]["keyspace"])
         hundred = next((r for r in results if r["size"] == 100_000), None)
         if million != "no" and hundred is not None:
             go, why = million_decision(hundred, settings)
@@ -375,7 +378,7 @@ def run(
             if go or million == "yes":
                 results.append(run_size(session, 1_000_000, queries, recall_queries))
                 if not keep:
-                    common.drop_keyspace(session, results[-1]["keyspace"])
+                    node.drop_keyspace(session, results[-1]["keyspace"])
     finally:
         session.cluster.shutdown()
     text = report(results)
