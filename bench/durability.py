@@ -112,6 +112,7 @@ def lost_after_kill(node: Node, writes: int, kill_after: int) -> dict[str, Any]:
         slots.release()
 
     body = "x" * 400
+    started = time.perf_counter()
     for i in range(writes):
         if killed.is_set():
             break
@@ -121,6 +122,7 @@ def lost_after_kill(node: Node, writes: int, kill_after: int) -> dict[str, Any]:
     killed.wait(timeout=600)
     with lock:
         acknowledged = set(acked)
+    write_seconds = time.perf_counter() - started
     close(session)
     node.wait_port_free()
     node.node.start()
@@ -128,7 +130,12 @@ def lost_after_kill(node: Node, writes: int, kill_after: int) -> dict[str, Any]:
     present = {r.id for r in session.execute("SELECT id FROM durability.t", timeout=120)}
     close(session)
     lost = sorted(acknowledged - present)
-    return {"acknowledged": len(acknowledged), "lost": len(lost), "first_lost": lost[:5]}
+    return {
+        "acknowledged": len(acknowledged),
+        "lost": len(lost),
+        "first_lost": lost[:5],
+        "writes_per_s": len(acknowledged) / write_seconds if write_seconds else 0.0,
+    }
 
 
 def ingest_rate(node: Node, rows: int, encoder: Any, keyspace: str) -> dict[str, Any]:
@@ -153,7 +160,7 @@ def ingest_rate(node: Node, rows: int, encoder: Any, keyspace: str) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.durability")
-    parser.add_argument("--modes", default="periodic,group")
+    parser.add_argument("--modes", default="periodic,group,batch")
     parser.add_argument("--writes", type=int, default=20000)
     parser.add_argument("--kill-after", type=int, default=8000)
     parser.add_argument("--ingest-rows", type=int, default=40)
@@ -186,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for mode, data in results["modes"].items():
         rates = [r["articles_per_s"] for r in data.get("ingest", [])]
-        rows.append(
-            (mode, data["loss"]["acknowledged"], data["loss"]["lost"], f"{common.median(rates):.2f}" if rates else "-")
-        )
-    common.say(common.table(["commit-log mode", "acknowledged before kill -9", "lost", "ingest articles/s"], rows))
+        loss = data["loss"]
+        rate = f"{common.median(rates):.2f}" if rates else "-"
+        rows.append((mode, loss["acknowledged"], loss["lost"], f"{loss['writes_per_s']:.0f}", rate))
+    headers = ["commit-log mode", "acknowledged before kill -9", "lost", "writes/s (64 in flight)", "ingest articles/s"]
+    common.say(common.table(headers, rows))
     common.say(f"results: {common.save_results('durability', results)}")
     return 0
 

@@ -43,9 +43,10 @@ def log(message: str) -> None:
 
 
 # --- the product index ---------------------------------------------------------------------------
-def keyspace_for(model: str, budget: int) -> str:
+def keyspace_for(model: str, budget: int, precision: str = "") -> str:
+    """One keyspace per model and budget; an int8 index (other vectors) gets its own."""
     slug = "".join(ch for ch in model.rsplit("/", 1)[-1].lower() if ch.isalnum())[:24]
-    return f"eval_{slug}_p{budget}"
+    return f"eval_{slug}_p{budget}" + ("_int8" if precision == "int8" else "")
 
 
 def code_stamp(inputs: EvalInputs, settings: Any) -> str:
@@ -156,14 +157,15 @@ def evaluate(args: argparse.Namespace, inputs: EvalInputs, workdir: Path) -> int
     started, load_start = time.perf_counter(), common.load_average()
     base = Settings.from_env()
     encoder = load_encoder(base)
-    model = encoder.profile.name
+    int8 = base.precision == "int8"
+    model = encoder.profile.name + (" (int8)" if int8 else "")
     default_budget = base.passage_max_tokens or encoder.profile.max_tokens
     budgets = [default_budget, *sorted({int(b) for b in args.budgets.split(",") if b} - {default_budget})]
     queries: dict[str, list[Query]] = dict(inputs.queries)
     runs: list[Run] = []
     indexes: dict[int, Any] = {}
     for budget in budgets:
-        settings = base.with_(keyspace=keyspace_for(model, budget))
+        settings = base.with_(keyspace=keyspace_for(encoder.profile.name, budget, base.precision))
         if budget != default_budget or base.passage_max_tokens:
             settings = settings.with_(passage_max_tokens=budget)
         found, indexes[budget] = product_runs(
@@ -173,10 +175,11 @@ def evaluate(args: argparse.Namespace, inputs: EvalInputs, workdir: Path) -> int
     everything = [q for qs in queries.values() for q in qs]
     ours, ours_bm25s = bm25_ours_run(inputs.docs, everything), bm25s_run(inputs.docs, everything, our_tokens=True)
     runs += [bm25s_run(inputs.docs, everything), ours, ours_bm25s]
-    notebook_encoder = Encoder(encoder.model, encoder.profile, encoder.device, "fp32", encoder.batch_size)
-    notebook, notebook_s = notebook_run(notebook_encoder, inputs.docs, everything, model)
-    runs.append(notebook)
-    log(f"notebook: {len(inputs.docs)} articles encoded (fp32, as the notebook did) in {notebook_s:.0f}s")
+    if not int8:  # the baselines do not depend on the product's precision: measured once, with bf16/fp32
+        notebook_encoder = Encoder(encoder.model, encoder.profile, encoder.device, "fp32", encoder.batch_size)
+        notebook, notebook_s = notebook_run(notebook_encoder, inputs.docs, everything, model)
+        runs.append(notebook)
+        log(f"notebook: {len(inputs.docs)} articles encoded (fp32, as the notebook did) in {notebook_s:.0f}s")
     machine = common.machine_info()
     load_end = common.load_average()
     meta = {
@@ -222,8 +225,27 @@ def write(folder: Path, details: dict[str, Any], document: dict[str, Any], publi
     (folder / "evaluation.json").write_text(text, encoding="utf-8")
     log(f"wrote {path} and {folder / 'evaluation.json'}")
     if publish:
+        text = json.dumps(merged_with_published(document), indent=2) + "\n"
         PUBLISHED_JSON.write_text(text, encoding="utf-8")
         log(f"published {PUBLISHED_JSON}")
+
+
+def merged_with_published(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` plus the published runs of models it does not have (e.g. an int8 run beside bf16).
+
+    Each kept run says when and at which commit it was measured, since the document's own fields
+    describe only the newest run.
+    """
+    if not PUBLISHED_JSON.exists():
+        return document
+    previous = json.loads(PUBLISHED_JSON.read_text(encoding="utf-8"))
+    ours = {r["model"] for r in document["runs"]}
+    kept = [
+        {**r, "measured": r.get("measured") or {k: previous.get(k) for k in ("generated_at", "commit")}}
+        for r in previous.get("runs", [])
+        if r["model"] not in ours
+    ]
+    return {**document, "runs": document["runs"] + kept}
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -141,14 +142,39 @@ class Encoder:
 
 
 def _bf16_supported(device: str) -> bool:
+    """Whether bf16 is *native* here, so that autocast makes encoding faster, not slower.
+
+    On a CPU, torch's mkldnn reports bf16 as supported wherever AVX-512 exists, but without the
+    avx512_bf16 or AMX instructions it emulates bf16 and encodes at about half the fp32 speed
+    (measured: docs/BENCHMARKS.md, encode-only ceiling). So the CPU's own flags decide.
+    """
     import torch
 
     if device.startswith("cuda"):
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    try:
+    flags = cpu_flags()
+    if flags is not None:
+        return bool(flags & NATIVE_BF16_FLAGS)
+    try:  # no /proc/cpuinfo (macOS): trust torch
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:  # older torch builds without the op
         return False
+
+
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str] | None:
+    """The CPU feature flags the kernel reports, or None where there is no /proc/cpuinfo."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
 
 
 def _resolve_device(wanted: str) -> str:

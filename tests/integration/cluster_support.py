@@ -147,7 +147,7 @@ def snapshot(session: Any, settings: Settings) -> IndexSnapshot:
     from cassandra import ConsistencyLevel
     from cassandra.query import SimpleStatement
 
-    from newsindex.lexical import read_corpus_stats, read_dfs
+    from newsindex.postings import Postings
     from newsindex.store import IndexStore
 
     ks = settings.keyspace
@@ -168,10 +168,11 @@ def snapshot(session: Any, settings: Settings) -> IndexSnapshot:
         passages[(r.article_id, r.chunk_no)] = hashlib.sha256(text.encode()).hexdigest()
         vectors[(r.article_id, r.chunk_no)] = np.asarray(r.vector, dtype=np.float32)
     store = IndexStore(session, settings)
-    stats = read_corpus_stats(store)
+    postings = Postings(store, settings.lexical_buckets)
+    stats = postings.read_corpus_stats()
     ordered, dfs = sorted(terms), {}
     for start in range(0, len(ordered), 500):
-        dfs.update(read_dfs(store, ordered[start : start + 500]))
+        dfs.update(postings.read_dfs(ordered[start : start + 500]))
     return IndexSnapshot(articles, passages, vectors, (stats.articles, stats.total_len), dfs)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -89,9 +90,32 @@ def test_hybrid_is_never_worse_than_its_parts_on_a_known_item(service) -> None:
         assert case["expected_link"] in {r.link for r in top}, mode
 
 
+def ranked(response: Any) -> list[tuple[str, float]]:
+    return [(r.article_id, r.score) for r in response.results]
+
+
+def same_up_to_ties(a: list[tuple[str, float]], b: list[tuple[str, float]], tol: float = 2e-3) -> bool:
+    """The same ranking, except that articles whose scores differ by less than `tol` may swap.
+
+    A query encoded in a batch with others gets a vector equal to its lone encoding only to float
+    rounding (padding changes the kernels' shapes), which can reorder exact near-ties, nothing more.
+    """
+    if [i for i, _ in a] == [i for i, _ in b]:
+        return True
+    if len(a) != len(b) or any(abs(x - y) > tol for (_, x), (_, y) in zip(a, b, strict=True)):
+        return False
+    score_a, score_b = dict(a), dict(b)
+    if any(abs(score_a[i] - score_b[i]) > tol for i in score_a.keys() & score_b.keys()):
+        return False
+    edge = min(a[-1][1], b[-1][1]) + tol  # an article may leave or enter only at the bottom tie
+    return all(score_a[i] <= edge for i in score_a.keys() - score_b.keys()) and all(
+        score_b[i] <= edge for i in score_b.keys() - score_a.keys()
+    )
+
+
 def test_sixteen_concurrent_searches_match_one_at_a_time_and_share_encoder_batches(service) -> None:
     queries = [*[q["query"] for q in sample_corpus.queries()][:8], "goalkeeper loan", "Kane Bayern fee"]
-    expected = {q: [r.article_id for r in service.search(SearchRequest(q, k=5)).results] for q in queries}
+    expected = {q: ranked(service.search(SearchRequest(q, k=5))) for q in queries}
     batches_before, encoded_before = service.queries.batches, service.queries.encoded
     errors: list[BaseException] = []
     got: Counter[str] = Counter()
@@ -101,9 +125,10 @@ def test_sixteen_concurrent_searches_match_one_at_a_time_and_share_encoder_batch
         for i in range(3):
             q = queries[(offset + i) % len(queries)]
             try:
-                ids = [r.article_id for r in service.search(SearchRequest(q, k=5)).results]
+                found = ranked(service.search(SearchRequest(q, k=5)))
                 with lock:
-                    got["same" if ids == expected[q] else f"differs: {q}"] += 1
+                    same = same_up_to_ties(found, expected[q])
+                    got["same" if same else f"differs: {q}: {found} vs {expected[q]}"] += 1
             except BaseException as exc:  # the test reports every failure
                 with lock:
                     errors.append(exc)
