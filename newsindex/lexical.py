@@ -156,7 +156,14 @@ def top_n(
         active = [tl for tl in lists if not tl.done]
         if not active:
             break
-        if len(scores) >= n and _unseen_total(lists, avg_len) <= _nth_best(scores, n):
+        # Stop when no unseen article can make the top n. Completing the partial ones costs one
+        # random read per article; another page of a list is one sequential read that lowers every
+        # bound at once, so read on while more than one completion batch would be needed.
+        if (
+            len(scores) >= n
+            and _unseen_total(lists, avg_len) <= _nth_best(scores, n)
+            and _to_complete(scores, seen, lists, avg_len, n) <= _completion_batch(n)
+        ):
             break
         if read >= max_postings:
             exhaustive = False
@@ -180,6 +187,24 @@ def top_n(
     return LexicalResult(dict(best), read, exhaustive, tuple(tl.term for tl in lists))
 
 
+def _completion_batch(n: int) -> int:
+    return max(2 * n, 32)
+
+
+def _to_complete(
+    scores: Mapping[str, float], seen: Mapping[str, set[str]], lists: Sequence[_TermList], avg_len: float, n: int
+) -> int:
+    """How many partially scored articles could still make the top n (each would need a read)."""
+    bound = {tl.term: tl.weight * unseen_bound(tl.last_impact, avg_len) for tl in lists if not tl.done}
+    threshold = _nth_best(scores, n)
+    count = 0
+    for article_id, terms in seen.items():
+        absent = [t for t in bound if t not in terms]
+        if absent and scores[article_id] + sum(bound[t] for t in absent) >= threshold:
+            count += 1
+    return count
+
+
 def _nth_best(scores: Mapping[str, float], n: int) -> float:
     if len(scores) < n:
         return 0.0
@@ -201,20 +226,29 @@ def _complete_partial(
 ) -> None:
     """Add the contributions the lists did not reach, for every article that could still make the top n."""
     bound = {tl.term: (0.0 if tl.done else tl.weight * unseen_bound(tl.last_impact, avg_len)) for tl in lists}
-    threshold = _nth_best(scores, n)
+    upper: dict[str, float] = {}
     missing: dict[str, list[str]] = {}
     for article_id, terms in seen.items():
         absent = [tl.term for tl in lists if tl.term not in terms and not tl.done]
-        if absent and scores[article_id] + sum(bound[t] for t in absent) >= threshold:
+        if absent:
             missing[article_id] = absent
-    if not missing:
-        return
+            upper[article_id] = scores[article_id] + sum(bound[t] for t in absent)
     weights = {tl.term: tl.weight for tl in lists}
-    wanted = sorted({t for terms in missing.values() for t in terms})
-    found = complete(list(missing), wanted)
-    for article_id, absent in missing.items():
-        freqs = found.get(article_id, {})
-        for term in absent:
-            tf = freqs.get(term, 0)
-            if tf:
-                scores[article_id] += weights[term] * tf_part(tf, doc_lens[article_id], avg_len)
+    # Best upper bound first, a batch at a time: partial scores only grow, so the n-th best score so
+    # far is a floor of the final one, and once an article's upper bound is below it, so is every
+    # later article's. Usually the first batch decides; the rest is never read.
+    order = sorted(missing, key=lambda a: (-upper[a], a))
+    batch = _completion_batch(n)
+    for start in range(0, len(order), batch):
+        threshold = _nth_best(scores, n)
+        chunk = [a for a in order[start : start + batch] if upper[a] >= threshold]
+        if not chunk:
+            return
+        wanted = sorted({t for a in chunk for t in missing[a]})
+        found = complete(chunk, wanted)
+        for article_id in chunk:
+            freqs = found.get(article_id, {})
+            for term in missing[article_id]:
+                tf = freqs.get(term, 0)
+                if tf:
+                    scores[article_id] += weights[term] * tf_part(tf, doc_lens[article_id], avg_len)

@@ -142,7 +142,8 @@ class Settings:
         default="auto",
         metadata=_env(
             "NEWS_PRECISION",
-            "auto (bf16 autocast where the CPU/GPU supports it), fp32, bf16, or int8 (onnxruntime, e5 only)",
+            "auto (bf16 autocast where the CPU/GPU computes bf16 natively, else fp32), fp32, bf16, "
+            "or int8 (onnxruntime, e5 only)",
         ),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection
+from functools import lru_cache
 
 from newsindex.text import normalise_word, terms_of
 
@@ -20,6 +21,7 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+@lru_cache(maxsize=65536)
 def _word_terms(word: str) -> str:
     folded = next(iter(terms_of(word)), "")
     return folded or normalise_word(word.lower())
@@ -76,3 +78,10 @@ def snippet_html(passage: str, query: str, extra_terms: Collection[str] = (), ma
 
 def plain_snippet(passage: str, query: str, max_chars: int = 320) -> str:
     return best_window(passage, terms_of(query), max_chars)
+
+
+def snippets(passage: str, query: str, extra_terms: Collection[str] = (), max_chars: int = 320) -> tuple[str, str]:
+    """(plain, highlighted HTML) of the same best window: one sentence scan per result, not two."""
+    terms = terms_of(query) | set(extra_terms)
+    window = best_window(passage, terms, max_chars)
+    return window, highlight(window, terms)

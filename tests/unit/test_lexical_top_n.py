@@ -111,3 +111,18 @@ def test_unseen_bound_is_an_upper_bound_whatever_the_true_average(avg_len: float
 def test_impact_is_stable_to_the_bit_for_deletes() -> None:
     assert impact(3, 181) == impact(3, 181)
     assert isinstance(impact(3, 181), float)
+
+
+many_docs = st.lists(
+    st.dictionaries(st.sampled_from("abcd"), st.integers(1, 9), min_size=1, max_size=4), min_size=60, max_size=250
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(many_docs, st.lists(st.sampled_from("abcd"), min_size=2, max_size=4), st.integers(1, 4), st.integers(1, 4))
+def test_completion_in_batches_stays_exact_when_many_articles_are_partial(docs, query, n, page_size) -> None:
+    result, brute, asked = _run(_corpus(docs), query, n, page_size)
+    assert _top_scores(result.scores, n) == pytest.approx(_top_scores(brute, n))
+    for aid, score in result.scores.items():
+        assert score == pytest.approx(brute[aid])
+    assert all(len(ids) <= max(2 * n, 32) for ids, _ in asked)  # one bounded batch per round trip
