@@ -217,7 +217,7 @@ def budget(service: Any, queries: list[tuple[str, str | None]], n: int, mode: st
         "encode_ms_median": encode,
         "outside_ms": common.percentiles(outside),
         "total_ms": p,
-        "p99_over_p50": p["p99"] / p["p50"] if p.get("p50") else None,
+        "p99_over_p50": p["p99"] / p["median"] if p.get("median") else None,
         "outside_over_encode": statistics.median(outside) / encode if encode else None,
         "title_mrr@10": statistics.mean(mrr) if mrr else None,
     }
@@ -231,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--variants", default="200/50,100/50,100/20,50/20")
-    parser.add_argument("--query-threads", type=int, default=0)
+    parser.add_argument(
+        "--query-threads", type=int, default=None, help="torch threads of the query encoder (default: the product's)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -248,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     queries = _queries()
     results: dict[str, Any] = {"args": vars(args), "machine": machine, "model": encoder.profile.name}
     if args.what == "curve":
-        service = build_service(sample.with_(query_threads=args.query_threads), encoder)
+        chosen = sample if args.query_threads is None else sample.with_(query_threads=args.query_threads)
+        results["query_threads"] = chosen.query_threads
+        common.say(f"query encoder torch threads: {chosen.query_threads} (0 = torch's default)")
+        service = build_service(chosen, encoder)
         texts = [q for q, _ in queries]
         for q in texts[:20]:  # warm the caches and the prepared statements
             service.search(SearchRequest(q))
@@ -262,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                     threads,
                     point["queries"],
                     f"{point['qps']:.1f}",
-                    f"{lat.get('p50', 0):.0f}",
+                    f"{lat.get('median', 0):.0f}",
                     f"{lat.get('p95', 0):.0f}",
                     f"{lat.get('p99', 0):.0f}",
                     point["errors"],
@@ -296,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
                         variant,
                         mode,
                         f"{point['encode_ms_median']:.1f}",
-                        f"{point['outside_ms']['p50']:.1f}",
+                        f"{point['outside_ms']['median']:.1f}",
                         f"{point['outside_over_encode']:.2f}",
-                        f"{point['total_ms']['p50']:.0f}",
+                        f"{point['total_ms']['median']:.0f}",
                         f"{point['total_ms']['p99']:.0f}",
                         f"{point['p99_over_p50']:.2f}",
                         f"{point['title_mrr@10']:.3f}",

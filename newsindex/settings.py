@@ -226,10 +226,11 @@ class Settings:
         ),
     )
     query_threads: int = field(
-        default=0,
+        default=1,
         metadata=_env(
             "NEWS_QUERY_THREADS",
-            "torch threads of the search process's query encoder, set once; 0 keeps torch's default",
+            "torch threads of the search process's query encoder, set once (1: concurrent searches and the "
+            "node share the cores); 0 keeps torch's default",
         ),
     )
     compare_keyspaces: tuple[str, ...] = field(
