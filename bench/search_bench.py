@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{point['total_ms']['median']:.0f}",
                         f"{point['total_ms']['p99']:.0f}",
                         f"{point['p99_over_p50']:.2f}",
-                        f"{point['title_mrr@10']:.3f}",
+                        "-" if point["title_mrr@10"] is None else f"{point['title_mrr@10']:.3f}",
                     )
                 )
             service.close()

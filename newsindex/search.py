@@ -236,15 +236,19 @@ class SearchService:
         hits = dense_rows.result() if dense_rows is not None else []
         dense = ranking.group_by_article([h for h in hits if h.article_id != exclude], _vectors(hits))
         lexical_only = [aid for aid in lexical if aid not in {c.article_id for c in dense}]
-        if lexical_only:
-            extra = self.store.scored_passages_async(lexical_only, vector, with_vector=use_mmr).result()
-            dense = ranking.group_by_article([*_best_hits(dense), *extra], _vectors([*hits, *extra]))
+        extra_rows = (
+            self.store.scored_passages_async(lexical_only, vector, with_vector=use_mmr) if lexical_only else None
+        )
         if request.mode == "hybrid" and query_terms:
-            # Only the dense head can reach the top of the fusion; completing the whole tail (up to
-            # `dense` passages' articles) tripled the read for no measured change in ranking.
+            # Read while the lexical-only passages are on their way. Only the dense head can reach
+            # the top of the fusion; completing the whole tail (up to `dense` passages' articles)
+            # tripled the read for no measured change in ranking.
             head = dense[: max(self.tuning.lexical, request.k * 3)]
             missing = [c.article_id for c in head if c.article_id not in lexical]
             lexical.update(bm25_of(self.postings, missing, query_terms, dfs, stats))
+        if extra_rows is not None:
+            extra = extra_rows.result()
+            dense = ranking.group_by_article([*_best_hits(dense), *extra], _vectors([*hits, *extra]))
         timings.cql_ms += (time.perf_counter() - t) * 1000
         candidates = _score(dense, lexical, request)
         if request.recency_half_life_days > 0:
