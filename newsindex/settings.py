@@ -267,10 +267,11 @@ class Settings:
     )
     local_heap: str = field(default="1G", metadata=_env("NEWS_LOCAL_HEAP", "JVM heap of the local node"))
     local_commitlog_sync: str = field(
-        default="periodic",
+        default="batch",
         metadata=_env(
             "NEWS_LOCAL_COMMITLOG_SYNC",
-            "local node: periodic (fsync every 10 s), group (acknowledge after a 15 ms group fsync) or batch",
+            "local node: batch (acknowledge after the commit log is on disk: nothing acknowledged is lost to "
+            "kill -9), periodic (fsync every 10 s: up to 10 s of acknowledged writes lost) or group",
         ),
     )
     local_storage_port: int = field(

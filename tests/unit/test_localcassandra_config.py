@@ -57,11 +57,16 @@ def test_yaml_has_exactly_one_data_dir_because_vector_indexes_need_it(layout: No
 
 def test_yaml_settings_for_a_dev_node(layout: NodeLayout, settings: Settings) -> None:
     conf = yaml.safe_load(render_yaml(layout, settings))
-    assert conf["commitlog_sync"] == "periodic" and conf["commitlog_sync_period"] == "10000ms"
+    assert conf["commitlog_sync"] == "batch"  # nothing acknowledged is lost to kill -9 (bench.durability)
     assert conf["auto_snapshot"] is False
     assert conf["storage_compatibility_mode"] == "NONE"
     assert conf["crypto_provider"][0]["class_name"].endswith("JREProvider")
     assert conf["concurrent_compactors"] == 1
+
+
+def test_periodic_commit_log_sync_stays_available(layout: NodeLayout, settings: Settings) -> None:
+    conf = yaml.safe_load(render_yaml(layout, settings.with_(local_commitlog_sync="periodic")))
+    assert conf["commitlog_sync"] == "periodic" and conf["commitlog_sync_period"] == "10000ms"
 
 
 def test_logback_writes_system_log_under_the_node_dir(layout: NodeLayout) -> None:
