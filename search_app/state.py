@@ -85,7 +85,7 @@ class PageState:
         if self.must:
             out.append("must contain " + ", ".join(self.must))
         if self.mode == "keyword" and self.mode != default_mode:
-            out.append("keyword-filtered mode")
+            out.append("keyword (BM25) mode")
         return out
 
     def without_filters(self, default_mode: str = "hybrid") -> PageState:

@@ -29,7 +29,7 @@ from search_app.pagestate import COMPARE_K_MAX, COMPARE_KEYS, CompareState, comp
 log = logging.getLogger("search_app.compare")
 
 STATE = "cmp_state"
-MODE_NAMES = {"semantic": "Semantic", "hybrid": "Hybrid", "keyword": "Keyword-filtered"}
+MODE_NAMES = {"semantic": "Semantic", "hybrid": "Hybrid", "keyword": "Keywords (BM25)"}
 
 
 def _load() -> None:

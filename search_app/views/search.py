@@ -27,12 +27,12 @@ log = logging.getLogger("search_app.search")
 MODE_LABELS = {
     "hybrid": "Hybrid (meaning + keywords)",
     "semantic": "Semantic (meaning only)",
-    "keyword": "Keyword-filtered",
+    "keyword": "Keywords (BM25)",
 }
 MODE_HOW = {
     "hybrid": "hybrid: meaning (vector similarity) fused 50/50 with keywords (BM25)",
     "semantic": "semantic: meaning (vector similarity) only",
-    "keyword": "keyword-filtered: meaning, among articles containing the required words",
+    "keyword": "keywords: BM25 alone, from the postings kept in Cassandra",
 }
 SORT_LABELS = {"relevance": "Relevance", "date": "Newest first"}
 MORE_STEP = 10
@@ -102,8 +102,8 @@ def _sidebar(defaults: ps.PageState) -> None:
             MODES,
             format_func=MODE_LABELS.__getitem__,
             key="mode",
-            help="Hybrid fuses vector similarity with keyword (BM25) scores; keyword-filtered only keeps "
-            "articles containing the query's rarest word.",
+            help="Hybrid fuses vector similarity with keyword (BM25) scores; Keywords ranks by BM25 alone, "
+            "so only articles containing the query's words come back.",
         )
         st.text_input(
             "Must contain",

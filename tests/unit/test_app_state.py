@@ -188,7 +188,7 @@ def test_narrowing_filters_are_described_and_removed() -> None:
         "published from 2022-01-01",
         "published until 2023-12-31",
         "must contain Lavia, loan",
-        "keyword-filtered mode",
+        "keyword (BM25) mode",
     ]
     cleared = FULL.without_filters()
     assert cleared.narrowing_filters() == []
