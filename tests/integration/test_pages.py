@@ -24,7 +24,7 @@ from newsindex.settings import Settings
 from search_app.state import md_escape
 from tests.conftest import TEST_MODEL
 from tests.integration import sample_corpus
-from tests.integration.conftest import new_keyspace
+from tests.integration.conftest import base_env, new_keyspace
 from tests.integration.sample_corpus import first_case as demo_case
 
 pytestmark = pytest.mark.integration
@@ -156,7 +156,7 @@ def test_map_of_an_index_with_no_articles_says_so(
     from newsindex.schema import ensure_schema
 
     keyspace = new_keyspace("t_empty")
-    settings = Settings.from_env(env={"NEWS_KEYSPACE": keyspace, "NEWS_MODEL": TEST_MODEL})
+    settings = Settings.from_env(env=base_env(NEWS_KEYSPACE=keyspace, NEWS_MODEL=TEST_MODEL))
     try:
         ensure_schema(node_session, settings, encoder.profile)
         monkeypatch.setenv("NEWS_KEYSPACE", keyspace)
@@ -281,8 +281,10 @@ def minilm_index(node_session: Any, tmp_path_factory: pytest.TempPathFactory) ->
 
     keyspace = new_keyspace("t_minilm")
     tmp = tmp_path_factory.mktemp("minilm")
+    # base_env carries the node's host and ports: without them this index went to whatever node
+    # answered on 9042 (a developer's own), and the page, on the test node, found none.
     settings = Settings.from_env(
-        env={"NEWS_KEYSPACE": keyspace, "NEWS_MODEL": "all-MiniLM-L6-v2", "NEWS_STATE_DIR": str(tmp)}
+        env=base_env(NEWS_KEYSPACE=keyspace, NEWS_MODEL="all-MiniLM-L6-v2", NEWS_STATE_DIR=str(tmp))
     )
     summary = run_ingest(sample_corpus.FICTIONAL_CSV, settings)
     assert summary.failed == 0 and summary.quarantined == 0
