@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import random
 import signal
-import socket
 import tempfile
 import threading
 import time
@@ -26,23 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import common
+from localcassandra.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    """A free port below the ephemeral range, so no client connection can take it before the node binds it."""
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randint(20000, 32000)
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port between 20000 and 32000")
 
 
 class Node:
@@ -52,8 +36,8 @@ class Node:
 
         self.env = {
             "NEWS_LOCAL_NODE_DIR": str(root / "node"),
-            "NEWS_CASSANDRA_PORT": str(_free_port()),
-            "NEWS_LOCAL_STORAGE_PORT": str(_free_port()),
+            "NEWS_CASSANDRA_PORT": str(free_port()),
+            "NEWS_LOCAL_STORAGE_PORT": str(free_port()),
             "NEWS_LOCAL_HEAP": "1G",
             "NEWS_LOCAL_COMMITLOG_SYNC": mode,
             "NEWS_START_TIMEOUT_S": "600",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import random
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,21 @@ class PortOwner:
         if self.pid is None:
             return "another process (run `ss -ltnp` to see which)"
         return f"pid {self.pid} ({self.command})"
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range, so no client connection can take it before a node binds it."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(20000, 32000)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def port_is_free(host: str, port: int) -> bool:

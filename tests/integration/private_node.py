@@ -6,29 +6,13 @@ The shared node (`make test` starts it) must never be killed; fault tests use on
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import time
 from pathlib import Path
 
 from localcassandra.node import LocalNode
+from localcassandra.ports import free_port
 from newsindex.settings import Settings
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range, so no client connection can take it before the node binds it."""
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randint(20000, 32000)
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port between 20000 and 32000")
 
 
 class PrivateNode:
